@@ -1,0 +1,78 @@
+"""The HOGformer U-Net: four encoder levels with image skips, a latent, three decoder levels and refinement
+(paper Fig. 2; spec 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .block import HOGformerBlock
+from .config import SIZE_MULTIPLE, HOGformerConfig
+from .layers import Downsample, OverlapPatchEmbed, SkipPatchEmbed, Upsample
+
+
+def _level(config: HOGformerConfig, width: int, n_blocks: int, heads: int) -> nn.Sequential:
+    hidden = config.hidden_features(width)
+    return nn.Sequential(
+        *(HOGformerBlock(width, heads, hidden, config.bias, config.layernorm_type) for _ in range(n_blocks))
+    )
+
+
+class HOGformer(nn.Module):
+    """All-in-one restoration network. Input ``(B, C, H, W)`` with H and W multiples of 8; output the same
+    shape (the restored image, residual on the input). Use :func:`hogformer.inference.run_padded` or
+    :class:`hogformer.Restorer` for other sizes."""
+
+    def __init__(self, config: HOGformerConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or HOGformerConfig()
+        d, nb, hd, bias = config.dim, config.num_blocks, config.heads, config.bias
+        self.patch_embed = OverlapPatchEmbed(config.inp_channels, d)
+        self.encoder_level1 = _level(config, d, nb[0], hd[0])
+        self.down1_2 = Downsample(d)
+        self.encoder_level2 = _level(config, 2 * d, nb[1], hd[1])
+        self.down2_3 = Downsample(2 * d)
+        self.encoder_level3 = _level(config, 4 * d, nb[2], hd[2])
+        self.down3_4 = Downsample(4 * d)
+        self.latent = _level(config, 8 * d, nb[3], hd[3])
+        self.up4_3 = Upsample(8 * d)
+        self.reduce_chan_level3 = nn.Conv2d(8 * d, 4 * d, kernel_size=1, bias=bias)
+        self.decoder_level3 = _level(config, 4 * d, nb[2], hd[2])
+        self.up3_2 = Upsample(4 * d)
+        self.reduce_chan_level2 = nn.Conv2d(4 * d, 2 * d, kernel_size=1, bias=bias)
+        self.decoder_level2 = _level(config, 2 * d, nb[1], hd[1])
+        self.up2_1 = Upsample(2 * d)
+        self.decoder_level1 = _level(config, 2 * d, nb[0], hd[0])
+        self.refinement = _level(config, 2 * d, config.num_refinement_blocks, hd[0])
+        self.output = nn.Conv2d(2 * d, config.out_channels, kernel_size=3, padding=1, bias=bias)
+        c = config.inp_channels
+        self.skip_patch_embed1 = SkipPatchEmbed(c, bias)
+        self.skip_patch_embed2 = SkipPatchEmbed(c, bias)
+        self.skip_patch_embed3 = SkipPatchEmbed(c, bias)
+        self.reduce_chan_level_1 = nn.Conv2d(2 * d + c, 2 * d, kernel_size=1, bias=bias)
+        self.reduce_chan_level_2 = nn.Conv2d(4 * d + c, 4 * d, kernel_size=1, bias=bias)
+        self.reduce_chan_level_3 = nn.Conv2d(8 * d + c, 8 * d, kernel_size=1, bias=bias)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+            raise ValueError(
+                f"HOGformer needs height and width divisible by {SIZE_MULTIPLE}, got {h}x{w}; "
+                "pad the input (hogformer.inference.run_padded) or use hogformer.Restorer"
+            )
+        enc1 = self.encoder_level1(self.patch_embed(img))
+        skip1 = self.skip_patch_embed1(img)
+        enc2 = self.encoder_level2(self.reduce_chan_level_1(torch.cat((self.down1_2(enc1), skip1), 1)))
+        skip2 = self.skip_patch_embed2(skip1)
+        enc3 = self.encoder_level3(self.reduce_chan_level_2(torch.cat((self.down2_3(enc2), skip2), 1)))
+        skip3 = self.skip_patch_embed3(skip2)
+        x = self.latent(self.reduce_chan_level_3(torch.cat((self.down3_4(enc3), skip3), 1)))
+        del skip1, skip2, skip3
+        x = self.decoder_level3(self.reduce_chan_level3(torch.cat((self.up4_3(x), enc3), 1)))
+        del enc3
+        x = self.decoder_level2(self.reduce_chan_level2(torch.cat((self.up3_2(x), enc2), 1)))
+        del enc2
+        x = self.decoder_level1(torch.cat((self.up2_1(x), enc1), 1))
+        del enc1
+        x = self.refinement(x)
+        return self.output(x) + img
