@@ -1,0 +1,52 @@
+"""Shared fixtures. Golden fixtures come from ``$HOGFORMER_GOLDEN`` or ``../shared/golden`` beside the repo.
+
+Where they are absent the golden tests skip, unless ``HOGFORMER_REQUIRE_GOLDEN=1`` (set by ``.ci/run``), which
+turns that skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _golden_dir() -> Path:
+    env = os.environ.get("HOGFORMER_GOLDEN")
+    return Path(env) if env else REPO.parent / "shared" / "golden"
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    path = _golden_dir()
+    if not (path / "tiny_cases.safetensors").is_file():
+        message = f"golden fixtures not found at {path} (set HOGFORMER_GOLDEN)"
+        if os.environ.get("HOGFORMER_REQUIRE_GOLDEN") == "1":
+            pytest.fail(message + " and HOGFORMER_REQUIRE_GOLDEN=1")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def golden_cases(golden_dir: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(golden_dir / "tiny_cases.safetensors"))
+
+
+@pytest.fixture(scope="session")
+def tiny_config_dict(golden_dir: Path) -> dict:
+    return json.loads((golden_dir / "tiny_config.json").read_text())
+
+
+@pytest.fixture()
+def threads():
+    """Restore torch's thread count after a test that changes it."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
