@@ -1,0 +1,536 @@
+"""File-level image I/O: read images as users have them, write restorations back in the same layout.
+
+Reading turns any supported file (PNG, JPEG, BMP, TIFF, WebP) into a float32 HxWx3 array in [0, 1] plus
+what is needed to write the result back faithfully: the alpha plane, the bit depth, whether it was
+greyscale, the ICC profile and the EXIF block. Writing is atomic (encode in memory, write a temporary
+file in the same folder, ``os.replace`` it onto the target), so an interrupted run never leaves a
+half-written output.
+
+Limits that come from Pillow, the only imaging dependency:
+
+* Pillow has no 16-bit RGB(A) mode: 16-bit colour PNG/TIFF files are decoded at 8 bits per channel
+  (``bit_depth == 8``), and a warning is logged. 16-bit *greyscale* is kept at 16 bits.
+* Pillow keeps alpha at 8 bits, so 16-bit grey+alpha PNGs arrive as 8-bit RGBA.
+* Multi-frame files (multi-page TIFF, animated WebP) are read as their first frame.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import logging
+import os
+import re
+import secrets
+import struct
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "LoadedImage",
+    "atomic_write_bytes",
+    "list_images",
+    "read_image",
+    "to_image_array",
+    "write_image",
+]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+"""Extensions (lower-case) that folder and glob expansion in :func:`list_images` keep."""
+
+# Pillow formats read_image accepts (the JPEG opener also yields "MPO", the multi-picture JPEGs phones write).
+_READ_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
+_EXIF_ORIENTATION = 0x0112
+# Guards the temporary change of Image.MAX_IMAGE_PIXELS and of the warning filters while a header is parsed.
+_OPEN_LOCK = threading.Lock()
+
+
+class ImageReadError(ValueError):
+    """An input file cannot be read as an image; ``str(err)`` is ``"<path>: <reason>"`` on one line."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = path
+        self.reason = " ".join(str(reason).split())  # one line, whatever the underlying library said
+        super().__init__(f"{path}: {self.reason}")
+
+    def __reduce__(self) -> tuple[type[ImageReadError], tuple[str | os.PathLike[str], str]]:
+        # Lets the error cross process boundaries (DataLoader workers, multiprocessing) intact.
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass
+class LoadedImage:
+    """An image read from a file, with what is needed to write a result back in the same layout.
+
+    ``rgb`` is float32 HxWx3 in [0, 1], upright (EXIF orientation applied); greyscale images are
+    replicated to three channels. ``alpha`` is the file's alpha plane (HxW, uint8 as Pillow decodes it),
+    untouched, or ``None``. ``mode`` is the Pillow mode of the file before any conversion.
+    ``icc_profile`` is the embedded profile as found in the file (for CMYK input it describes the CMYK
+    data, not ``rgb``; :func:`write_image` embeds a profile only where its colour space matches).
+    ``exif`` is the file's EXIF block with the orientation tag set to 1, since the rotation has been
+    applied to the pixels; ``None`` when the file has no EXIF block (TIFF tags are not EXIF blocks).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    mode: str
+    bit_depth: int
+    is_grey: bool
+    icc_profile: bytes | None
+    exif: bytes | None
+    format: str | None
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """What one output format can hold, as Pillow writes it."""
+
+    format: str
+    alpha: bool  # can hold an alpha plane
+    sixteen_bit: bool  # can hold 16-bit greyscale
+    grey: bool  # can hold single-channel grey
+    grey_alpha: bool  # can hold grey + alpha (otherwise it becomes RGBA)
+    icc: bool
+    exif: bool
+    lossy: bool
+
+
+_PNG = _Codec("PNG", True, True, True, True, True, True, False)
+_JPEG = _Codec("JPEG", False, False, True, False, True, True, True)
+# BMP: Pillow writes RGBA as 32-bit BGRA, but its own reader (like many others) ignores the alpha byte.
+_BMP = _Codec("BMP", True, False, True, False, False, False, False)
+_TIFF = _Codec("TIFF", True, True, True, True, True, True, False)
+_WEBP = _Codec("WEBP", True, False, False, False, True, True, True)
+_CODECS: dict[str, _Codec] = {
+    ".png": _PNG,
+    ".jpg": _JPEG,
+    ".jpeg": _JPEG,
+    ".bmp": _BMP,
+    ".tif": _TIFF,
+    ".tiff": _TIFF,
+    ".webp": _WEBP,
+}
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> LoadedImage:
+    """Read an image file into a :class:`LoadedImage`, fully decoded and upright.
+
+    ``max_pixels`` overrides ``PIL.Image.MAX_IMAGE_PIXELS`` (the decompression-bomb limit) for this
+    call only; ``None`` uses Pillow's current limit. An image over the limit is refused, including the
+    band where Pillow would only warn.
+
+    Raises:
+        ImageReadError: the file is missing, a directory, empty, not an image, truncated or corrupt,
+            over the pixel limit, or in a pixel format this module does not handle. The message names
+            the file and the problem on one line.
+    """
+    if max_pixels is not None and max_pixels <= 0:
+        raise ValueError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
+    _check_file(path)
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    im = _open(path, max_pixels, limit)
+    with im:
+        if limit is not None and im.width * im.height > limit:
+            raise ImageReadError(path, _bomb_reason(im.width * im.height, limit))
+        try:
+            im.load()  # full decode now, so truncation and corruption surface here and not later
+            upright = ImageOps.exif_transpose(im)
+        except MemoryError as exc:
+            raise ImageReadError(path, f"not enough memory to decode a {im.width}x{im.height} image") from exc
+        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error, ...
+            raise ImageReadError(path, f"truncated or corrupt {im.format} image ({exc})") from exc
+        mode, fmt = im.mode, im.format
+        icc = im.info.get("icc_profile") or None
+        exif = _upright_exif(im.info.get("exif"))
+        _warn_if_depth_reduced(path, im)
+        rgb, alpha, bit_depth, is_grey = _decode_pixels(path, upright)
+    return LoadedImage(
+        rgb=rgb,
+        alpha=alpha,
+        mode=mode,
+        bit_depth=bit_depth,
+        is_grey=is_grey,
+        icc_profile=icc,
+        exif=exif,
+        format=fmt,
+        path=Path(path),
+    )
+
+
+def _check_file(path: str | os.PathLike[str]) -> None:
+    """Raise ImageReadError for the problems that can be named before any decoding."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot access file ({exc.strerror or exc})") from None
+    if p.is_dir():
+        raise ImageReadError(path, "is a directory, not an image file")
+    if not p.is_file():
+        raise ImageReadError(path, "not a regular file")
+    if st.st_size == 0:
+        raise ImageReadError(path, "empty file (0 bytes)")
+
+
+def _open(path: str | os.PathLike[str], max_pixels: int | None, limit: int | None) -> Image.Image:
+    """Open (header only) with the pixel limit in force and the bomb warning turned into an error."""
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        if max_pixels is not None:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            return Image.open(path, formats=_READ_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            pixels = int(found.group(1)) if found else None
+            raise ImageReadError(path, _bomb_reason(pixels, limit)) from None
+        except UnidentifiedImageError:
+            reason = "not an image, or not a supported format: cannot identify image format"
+            raise ImageReadError(path, f"{reason} (supported: PNG, JPEG, BMP, TIFF, WebP)") from None
+        except PermissionError as exc:
+            raise ImageReadError(path, f"cannot open file ({exc.strerror or exc})") from None
+        except Exception as exc:  # a header that identifies but does not parse
+            raise ImageReadError(path, f"corrupt image header ({exc})") from exc
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _bomb_reason(pixels: int | None, limit: int | None) -> str:
+    size = f"{pixels} pixels" if pixels is not None else "more pixels than allowed"
+    return (
+        f"image has {size}, over the decompression-bomb limit of {limit} pixels; if you trust the file, "
+        "raise the limit with read_image(..., max_pixels=N) (or PIL.Image.MAX_IMAGE_PIXELS)"
+    )
+
+
+def _decode_pixels(
+    path: str | os.PathLike[str], im: Image.Image
+) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
+    """Pillow image -> (rgb float32 HxWx3, alpha or None, bit depth, is_grey)."""
+    mode = im.mode
+    if mode.startswith("I;16"):
+        grey = np.asarray(im).astype(np.uint16)  # I;16B arrives big-endian; make it native
+        return _grey_to_rgb(grey, 65535.0), None, 16, True
+    if mode == "I":
+        values = np.asarray(im)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ImageReadError(
+                path, "32-bit integer pixels outside 0..65535 are not supported; convert the image to 16-bit"
+            )
+        return _grey_to_rgb(values.astype(np.uint16), 65535.0), None, 16, True
+    if mode == "F":
+        raise ImageReadError(path, "32-bit float images are not supported; convert the image to 8- or 16-bit")
+    if mode in ("1", "L"):
+        return _grey_to_rgb(np.asarray(im.convert("L")), 255.0), None, 8, True
+    if mode in ("LA", "La"):
+        la = np.asarray(im.convert("LA"))
+        return _grey_to_rgb(la[..., 0], 255.0), la[..., 1].copy(), 8, True
+    has_alpha = "A" in im.getbands() or (mode == "P" and "transparency" in im.info)
+    try:
+        converted = im.convert("RGBA" if has_alpha else "RGB")
+    except Exception as exc:
+        raise ImageReadError(path, f"unsupported pixel mode {mode!r} ({exc})") from exc
+    arr = np.asarray(converted)
+    rgb = arr[..., :3].astype(np.float32) / np.float32(255.0)
+    alpha = arr[..., 3].copy() if has_alpha else None
+    return rgb, alpha, 8, False
+
+
+def _grey_to_rgb(grey: np.ndarray, scale: float) -> np.ndarray:
+    plane = grey.astype(np.float32) / np.float32(scale)
+    return np.repeat(plane[..., None], 3, axis=2)
+
+
+def _warn_if_depth_reduced(path: str | os.PathLike[str], im: Image.Image) -> None:
+    """Log when Pillow decoded a 16-bit colour file at 8 bits (it has no 16-bit RGB mode)."""
+    if im.mode.startswith("I"):
+        return
+    depth = 8
+    if im.format == "TIFF":
+        bits = getattr(im, "tag_v2", {}).get(258)  # BitsPerSample
+        depth = max(bits) if isinstance(bits, tuple) and bits else (bits if isinstance(bits, int) else 8)
+    elif im.format == "PNG":
+        try:
+            with open(path, "rb") as fh:
+                header = fh.read(26)
+            depth = header[24] if header[12:16] == b"IHDR" else 8
+        except OSError:
+            return
+    if depth > 8:
+        logger.warning(
+            "%s: %d-bit image decoded at 8 bits per channel (Pillow has no 16-bit RGB)", path, depth
+        )
+
+
+def _upright_exif(raw: bytes | None) -> bytes | None:
+    """The EXIF block with its orientation set to 1, bytes otherwise unchanged; None if absent."""
+    if not raw:
+        return None
+    try:
+        return _patch_orientation(raw)
+    except (ValueError, struct.error, IndexError):
+        pass
+    try:  # an unusual layout: let Pillow re-serialise it
+        exif = Image.Exif()
+        exif.load(raw)
+        if _EXIF_ORIENTATION in exif:
+            exif[_EXIF_ORIENTATION] = 1
+        return exif.tobytes()
+    except Exception:
+        logger.debug("dropping an EXIF block that cannot be parsed", exc_info=True)
+        return None
+
+
+def _patch_orientation(raw: bytes) -> bytes:
+    """Overwrite the IFD0 orientation value in place, keeping every other byte (and offset) as is."""
+    start = 6 if raw.startswith(b"Exif\x00\x00") else 0
+    order = raw[start : start + 2]
+    if order not in (b"II", b"MM"):
+        raise ValueError("not a TIFF-structured EXIF block")
+    e = "<" if order == b"II" else ">"
+    ifd0 = start + struct.unpack_from(e + "I", raw, start + 4)[0]
+    (count,) = struct.unpack_from(e + "H", raw, ifd0)
+    for i in range(count):
+        entry = ifd0 + 2 + 12 * i
+        tag, typ, n = struct.unpack_from(e + "HHI", raw, entry)
+        if tag == _EXIF_ORIENTATION:
+            if typ != 3 or n != 1:  # SHORT, one value, stored inline
+                raise ValueError("unexpected orientation entry")
+            out = bytearray(raw)
+            struct.pack_into(e + "H", out, entry + 8, 1)
+            return bytes(out)
+    return bytes(raw)
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def to_image_array(rgb: np.ndarray, like: LoadedImage) -> np.ndarray:
+    """Quantise a float HxWx3 image in [0, 1] to the layout and bit depth ``like`` was read in.
+
+    Values are clipped to [0, 1], scaled by 255 or 65535 and rounded half to even. Greyscale inputs
+    give HxW (the mean of the three channels), or HxWx2 with alpha; colour gives HxWx3 or HxWx4. The
+    alpha plane of ``like`` is re-attached unchanged (rescaled only if its dtype differs from the
+    output's). Returns uint8 (8-bit) or uint16 (16-bit).
+
+    Raises:
+        TypeError: ``rgb`` is not a floating-point array.
+        ValueError: ``rgb`` is not HxWx3, contains NaN, or its size differs from ``like.alpha``'s.
+    """
+    return _quantise(rgb, is_grey=like.is_grey, bit_depth=like.bit_depth, alpha=like.alpha)
+
+
+def _quantise(rgb: np.ndarray, *, is_grey: bool, bit_depth: int, alpha: np.ndarray | None) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise TypeError(f"expected a float image in [0, 1], got dtype {rgb.dtype}; divide integer data first")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 image, got shape {rgb.shape}")
+    if np.isnan(rgb).any():
+        raise ValueError("image contains NaN values; refusing to write them as black pixels")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    dtype, top = (np.uint8, 255.0) if bit_depth == 8 else (np.uint16, 65535.0)
+    work = rgb.astype(np.float32) if rgb.dtype.itemsize < 4 else rgb
+    if is_grey:
+        work = work.mean(axis=2, dtype=np.float64)
+    out = np.rint(np.clip(work, 0.0, 1.0) * top).astype(dtype)
+    if alpha is None:
+        return out
+    if alpha.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"alpha plane is {alpha.shape[0]}x{alpha.shape[1]} but the image is "
+            f"{rgb.shape[0]}x{rgb.shape[1]}; an output of a different size cannot reuse the input's alpha"
+        )
+    plane = _rescale_alpha(alpha, dtype)
+    return np.dstack([out, plane]) if is_grey else np.concatenate([out, plane[..., None]], axis=2)
+
+
+def _rescale_alpha(alpha: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    if alpha.dtype == dtype:
+        return alpha
+    src = float(np.iinfo(alpha.dtype).max) if np.issubdtype(alpha.dtype, np.integer) else 1.0
+    dst = float(np.iinfo(dtype).max)
+    return np.rint(np.clip(alpha.astype(np.float64) / src, 0.0, 1.0) * dst).astype(dtype)
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    rgb: np.ndarray,
+    like: LoadedImage | None = None,
+    *,
+    quality: int = 95,
+) -> Path:
+    """Write a float HxWx3 image in [0, 1] atomically, in the format its extension names.
+
+    With ``like`` the output keeps the input's layout where the format can hold it: grey stays grey,
+    the alpha plane is re-attached exactly, 16-bit grey stays 16-bit in PNG and TIFF, and the ICC
+    profile and EXIF block are embedded where the format supports them. Where it cannot:
+    JPEG drops alpha; JPEG, BMP and WebP hold 8 bits only; WebP has no grey mode (grey is written as
+    RGB); BMP cannot hold grey + alpha (written as RGBA) and carries no ICC or EXIF. An ICC profile
+    is embedded only when its colour space matches the output (grey profile for grey, RGB for RGB).
+    Without ``like``, writes 8-bit RGB. ``quality`` (0-100) applies to JPEG and WebP.
+
+    Parent folders are created. Returns the path written.
+
+    Raises:
+        ValueError: unknown extension, bad quality, or an array :func:`to_image_array` rejects.
+    """
+    path = Path(path)
+    codec = _CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise ValueError(
+            f"cannot write {path}: unknown image extension {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be between 0 and 100, got {quality}")
+    is_grey = like.is_grey if like is not None else False
+    bit_depth = like.bit_depth if like is not None else 8
+    alpha = like.alpha if like is not None and codec.alpha else None
+    if bit_depth == 16 and not (codec.sixteen_bit and is_grey and alpha is None):
+        bit_depth = 8  # Pillow writes 16 bits only as single-channel grey ("I;16")
+    if is_grey and (not codec.grey or (alpha is not None and not codec.grey_alpha)):
+        is_grey = False
+    array = _quantise(rgb, is_grey=is_grey, bit_depth=bit_depth, alpha=alpha)
+    if like is not None and like.alpha is not None and alpha is None:
+        logger.debug("%s: %s cannot hold alpha; the alpha plane is dropped", path, codec.format)
+
+    image = Image.fromarray(array)
+    options: dict[str, object] = {}
+    if codec.lossy:
+        options["quality"] = quality
+    if like is not None:
+        icc = like.icc_profile
+        if codec.icc and icc and _icc_colour_space(icc) == (b"GRAY" if is_grey else b"RGB "):
+            options["icc_profile"] = icc
+        elif icc:
+            logger.debug("%s: ICC profile not embedded (format or colour space does not fit)", path)
+        if codec.exif and like.exif:
+            options["exif"] = like.exif
+    buffer = io.BytesIO()
+    image.save(buffer, format=codec.format, **options)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _icc_colour_space(profile: bytes) -> bytes | None:
+    """The data colour space signature of an ICC profile (bytes 16-19 of its header)."""
+    return bytes(profile[16:20]) if len(profile) >= 20 else None
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is always either the old file or the complete new one.
+
+    The bytes go to a hidden temporary file in the same folder, are flushed to disk, and the file is
+    renamed over ``path`` with ``os.replace``. Parent folders are created. An existing file keeps its
+    permission bits; a new one gets the usual ones (0o666 less the umask). A process killed mid-write
+    may leave a ``.<name>.<random>.tmp`` file behind, never a partial ``path``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        keep_mode: int | None = target.stat().st_mode & 0o7777
+    except OSError:
+        keep_mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep_mode is not None:
+            os.chmod(tmp, keep_mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------------------------- listing
+
+
+def list_images(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
+    """Expand files, folders and glob patterns into a de-duplicated list of image paths, in input order.
+
+    A file named explicitly is kept whatever its extension (reading it later gives a clear error). A
+    folder gives its image files sorted by path (with ``recursive=True``, those of all sub-folders
+    too); a glob pattern gives its matching image files, sorted (``**`` spans folders when
+    ``recursive=True``). Expansion keeps only :data:`IMAGE_EXTENSIONS` (any case) and, like ``glob``,
+    skips hidden files and folders (names starting with "."), e.g. macOS ``._photo.jpg`` files.
+
+    Raises:
+        FileNotFoundError: an input matches no file, or a folder or pattern holds no image.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    found: list[Path] = []
+    seen: set[str] = set()
+    for item in inputs:
+        entry = Path(item)
+        if entry.is_file():
+            matches = [entry]
+        elif entry.is_dir():
+            matches = _images_in_folder(entry, recursive)
+            if not matches:
+                where = "or its sub-folders " if recursive else ""
+                raise FileNotFoundError(
+                    f"{item}: folder {where}holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
+                )
+        else:
+            hits = glob.glob(os.fspath(item), recursive=recursive)
+            matches = sorted(Path(h) for h in hits if _is_image_name(Path(h)) and os.path.isfile(h))
+            if not matches:
+                is_pattern = any(c in os.fspath(item) for c in "*?[")
+                what = "no image file matches this pattern" if is_pattern else "no such file"
+                raise FileNotFoundError(f"{item}: {what}")
+        for p in matches:
+            key = os.path.normcase(os.path.abspath(p))
+            if key not in seen:
+                seen.add(key)
+                found.append(p)
+    return found
+
+
+def _is_image_name(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _images_in_folder(folder: Path, recursive: bool) -> list[Path]:
+    if not recursive:
+        return sorted(
+            p for p in folder.iterdir() if not p.name.startswith(".") and _is_image_name(p) and p.is_file()
+        )
+    images: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(root)
+        images.extend(base / f for f in files if not f.startswith(".") and _is_image_name(Path(f)))
+    return sorted(images)
