@@ -215,7 +215,9 @@ def test_error_other_architecture_names_keys(tmp_path):
     }
     path = tmp_path / "restormer.pth"
     torch.save(sd, path)
-    _assert_error(path, "not a HOGformer checkpoint", "missing keys", "unexpected keys", "encoder_level1.0.attn.temperature")
+    _assert_error(
+        path, "not a HOGformer checkpoint", "missing keys", "unexpected keys", "encoder_level1.0.attn.temperature"
+    )
 
 
 def test_error_shape_mismatch_with_stored_config(tmp_path):
@@ -223,7 +225,11 @@ def test_error_shape_mismatch_with_stored_config(tmp_path):
     sd = _state(config)
     sd["output.weight"] = torch.zeros(3, 24, 5, 5)
     path = tmp_path / "bad.safetensors"
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata={"format": "hogformer", "hogformer_config": config.to_json()})
+    save_file(
+        {k: v.contiguous() for k, v in sd.items()},
+        str(path),
+        metadata={"format": "hogformer", "hogformer_config": config.to_json()},
+    )
     _assert_error(path, "output.weight")
 
 

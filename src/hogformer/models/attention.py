@@ -86,7 +86,7 @@ class DHOGSA(nn.Module):
         qkv = self.qkv_dwconv(self.qkv(x))
         v = qkv[:, 4 * c :]
         gx, gy = sobel(v, self.sobel_x, self.sobel_y)
-        seq_key = (torch.sqrt(gx.square() + gy.square() + 1e-6) * ((torch.atan2(gy, gx) + math.pi) / (2 * math.pi)))
+        seq_key = torch.sqrt(gx.square() + gy.square() + 1e-6) * ((torch.atan2(gy, gx) + math.pi) / (2 * math.pi))
         del gx, gy
         n = h * w
         order = torch.sort(seq_key.sum(dim=1).reshape(b, n), dim=-1).indices
