@@ -1,0 +1,140 @@
+"""Restore images, folders or globs with a HOGformer and write the results beside nothing they came from.
+
+Every output is written atomically (a kill never leaves a half-written file) and no input is ever
+overwritten. A bad file is reported on one line and skipped; the summary counts the failures and the exit code
+is 1 when there were any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = ("keep", "png", "jpg", "webp", "tif", "bmp")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns (quote globs)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
+    p.add_argument("-w", "--weights", help="checkpoint file or shipped weights name (default: shipped default)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole image")
+    p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
+    p.add_argument("--batch-size", type=int, default=1, help="tiles processed together")
+    p.add_argument("--suffix", default="", help="added to each output file name before the extension")
+    p.add_argument("--format", default="keep", choices=OUTPUT_FORMATS, help="output format (default: the input's)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
+    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume a folder)")
+    p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted (default: Pillow's limit)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+@dataclass
+class Summary:
+    restored: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def output_path(src: Path, root: Path | None, out_dir: Path, suffix: str, fmt: str) -> Path:
+    """Where ``src`` goes: its path relative to the folder it was found in, under ``out_dir``."""
+    rel = src.relative_to(root) if root is not None else Path(src.name)
+    ext = src.suffix if fmt == "keep" else "." + fmt
+    return out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
+
+
+def _roots(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]:
+    """Expand inputs to (file, root folder or None) so sub-folder structure can be mirrored."""
+    from ..data.io import list_images
+
+    pairs: list[tuple[Path, Path | None]] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        root = Path(item) if Path(item).is_dir() else None
+        for f in list_images([item], recursive=recursive):
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                pairs.append((f, root))
+    return pairs
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.io import ImageReadError, read_image, write_image
+    from .restorer import Restorer
+
+    out_dir = Path(args.output)
+    files = _roots(args.inputs, args.recursive)
+    inputs_resolved = {f.resolve() for f, _ in files}
+    tile: int | str | None = args.tile
+    if tile is not None and tile != "auto":
+        tile = int(tile)
+    restorer = Restorer(
+        args.weights,
+        device=args.device,
+        precision=args.precision,
+        tile=tile,
+        tile_overlap=args.tile_overlap,
+        tile_batch=args.batch_size,
+    )
+    info = restorer.weights_info
+    source = f"shipped weights '{info.name}' ({info.description})" if info else str(restorer.weights_path)
+    if info is not None and info.test_only:
+        source += " -- TEST WEIGHTS, not trained: outputs are not restorations"
+    print(
+        f"hogformer restore: {len(files)} image(s), {source}, device {restorer.device}, {args.precision}",
+        file=sys.stderr,
+    )
+
+    summary = Summary()
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None)
+    start = time.perf_counter()
+    for src, root in files:
+        dst = output_path(src, root, out_dir, args.suffix, args.format)
+        try:
+            if dst.resolve() in inputs_resolved:
+                raise ValueError(f"output {dst} would overwrite an input; choose another --output or --suffix")
+            if args.skip_existing and dst.exists():
+                summary.skipped.append(src)
+                continue
+            image = read_image(src, max_pixels=args.max_pixels)
+            restored = restorer(image.rgb)
+            write_image(dst, restored, like=image, quality=args.quality)
+            summary.restored.append(dst)
+        except (ImageReadError, ValueError, OSError) as e:
+            reason = str(e) if str(src) in str(e) else f"{src}: {e}"
+            summary.failed.append((src, reason))
+            print(f"error: {reason}", file=sys.stderr)
+        except RuntimeError as e:  # e.g. out of memory on a huge image: report, go on with the rest
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            summary.failed.append((src, f"{src}: {first}"))
+            print(f"error: {src}: {first}", file=sys.stderr)
+        finally:
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - start
+    print(
+        f"restored {len(summary.restored)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
+        f"in {seconds:.1f} s -> {out_dir}",
+        file=sys.stderr,
+    )
+    for _src, reason in summary.failed:
+        print(f"  failed: {reason}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+__all__ = ["add_arguments", "output_path", "run"]

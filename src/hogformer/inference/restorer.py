@@ -1,0 +1,237 @@
+"""``Restorer``: weights + device + precision + tiling, applied to PIL images, numpy arrays or tensors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from ..checkpoints import load_model
+from ..models import HOGformer
+from .memory import auto_tile, tune_cpu_allocator
+from .tiling import run_padded, tiled_apply
+
+log = logging.getLogger(__name__)
+
+#: Inputs are reflect-padded to a multiple of this (as the official Setting I test script does) and cropped back.
+PAD_MULTIPLE = 16
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+T = TypeVar("T")
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA if available, else Apple MPS, else CPU; otherwise checks the named device exists."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available (use --device auto or cpu)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps: Apple MPS is not available (use --device auto or cpu)")
+    return dev
+
+
+def check_precision(device: torch.device, precision: str) -> torch.dtype:
+    """The autocast dtype for ``precision`` on ``device``; refuses half precision a device cannot run."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+    if dtype == torch.float16 and device.type == "cpu":
+        raise ValueError("fp16 is not supported on CPU; use bf16 (on CPUs with AVX512-BF16/AMX) or fp32")
+    if dtype == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("bf16 is not supported on this GPU; use fp16 or fp32")
+    return dtype
+
+
+class Restorer:
+    """Restore images with a HOGformer.
+
+    ``weights``: a checkpoint path (any supported format) or the name of shipped weights; ``None`` uses the
+    shipped default. ``tile``: ``None`` processes whole images, an int processes ``tile x tile`` tiles blended
+    over ``tile_overlap`` pixels, ``"auto"`` picks the largest tile the free memory allows (and, on GPU
+    out-of-memory, retries with half the tile). Any height and width is accepted (reflect-padded to a multiple
+    of 16 and cropped back).
+
+    Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
+    [0, 1]) or a tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind, mode and dtype.
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        tile: int | str | None = None,
+        tile_overlap: int = 32,
+        tile_batch: int = 1,
+        model: HOGformer | None = None,
+    ) -> None:
+        self.device = pick_device(device)
+        self.autocast_dtype = check_precision(self.device, precision)
+        self.precision = precision
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
+        self.weights_info: Any = None
+        if model is None:
+            from ..pretrained import resolve_weights
+
+            path, self.weights_info = resolve_weights(weights)
+            model = load_model(path, device=self.device)
+            self.weights_path: Path | None = path
+        else:
+            model = model.to(self.device).eval()
+            self.weights_path = None
+        self.model = model
+        if isinstance(tile, str) and tile != "auto":
+            tile = int(tile)
+        if isinstance(tile, int) and (tile < PAD_MULTIPLE or tile % PAD_MULTIPLE):
+            raise ValueError(f"tile must be a multiple of {PAD_MULTIPLE} and at least {PAD_MULTIPLE}, got {tile}")
+        if tile_overlap < 0:
+            raise ValueError("tile_overlap must be >= 0")
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.tile_batch = tile_batch
+
+    # ------------------------------------------------------------------------------------------ tensors
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        ctx: contextlib.AbstractContextManager[Any]
+        if self.autocast_dtype == torch.float32:
+            ctx = contextlib.nullcontext()
+        else:
+            ctx = torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        with ctx:
+            return self.model(x).float()
+
+    def _tile_for(self, x: torch.Tensor) -> int | None:
+        if self.tile != "auto":
+            return self.tile  # type: ignore[return-value]
+        element = 2 if self.autocast_dtype != torch.float32 else 4
+        return auto_tile(self.device, self.model.config.dim, element_size=element, multiple=PAD_MULTIPLE)
+
+    def restore_tensor(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Restore ``(B, C, H, W)`` float images in [0, 1]; returns float32 in [0, 1] on the input's device."""
+        if x.ndim != 4:
+            raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
+        channels = self.model.config.inp_channels
+        if x.shape[1] != channels:
+            raise ValueError(f"the model takes {channels} channels, the image has {x.shape[1]}")
+        source_device = x.device
+        x = x.to(self.device, torch.float32)
+        tile = self._tile_for(x)
+        with torch.inference_mode():
+            while True:
+                try:
+                    if tile is None or (x.shape[-2] <= tile and x.shape[-1] <= tile):
+                        out = run_padded(self._forward, x, PAD_MULTIPLE, mode="reflect")
+                        if progress:
+                            progress(1, 1)
+                    else:
+                        out = tiled_apply(
+                            self._forward,
+                            x,
+                            tile=tile,
+                            overlap=min(self.tile_overlap, tile // 2 - 1),
+                            multiple=PAD_MULTIPLE,
+                            tile_batch=self.tile_batch,
+                            progress=progress,
+                        )
+                    break
+                except torch.OutOfMemoryError:
+                    if self.tile != "auto":
+                        raise
+                    smaller = (min(tile or max(x.shape[-2:]), max(x.shape[-2:])) // 2) // PAD_MULTIPLE * PAD_MULTIPLE
+                    if smaller < 4 * PAD_MULTIPLE:
+                        raise
+                    log.warning("out of memory with tile %s; retrying with tile %d", tile, smaller)
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    tile = smaller
+            out = out.clamp_(0, 1).to(source_device)
+        return out.clone()  # an ordinary tensor: callers may modify it outside inference mode
+
+    # ------------------------------------------------------------------------------------------ any image
+
+    def __call__(self, image: T) -> T:
+        """Restore a PIL image, numpy array or tensor; returns the same kind (see the class docstring)."""
+        if isinstance(image, torch.Tensor):
+            batched = image.ndim == 4
+            x = image if batched else image.unsqueeze(0)
+            out = self.restore_tensor(x.float()).to(image.dtype if image.is_floating_point() else torch.float32)
+            return out if batched else out[0]  # type: ignore[return-value]
+        if isinstance(image, np.ndarray):
+            return _restore_array(self, image)  # type: ignore[return-value]
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover
+            Image = None  # type: ignore[assignment]
+        if Image is not None and isinstance(image, Image.Image):
+            return _restore_pil(self, image)  # type: ignore[return-value]
+        raise TypeError(f"Restorer takes a PIL image, numpy array or torch tensor, not {type(image).__name__}")
+
+
+def _restore_rgb(restorer: Restorer, rgb: np.ndarray) -> np.ndarray:
+    """float HxWx3 in [0, 1] -> restored float32 HxWx3."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+    return restorer.restore_tensor(x)[0].permute(1, 2, 0).numpy()
+
+
+def _restore_array(restorer: Restorer, arr: np.ndarray) -> np.ndarray:
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an HxW or HxWxC (C = 1 to 4) array, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        scale = 255.0
+    elif arr.dtype == np.uint16:
+        scale = 65535.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        scale = 1.0
+    else:
+        raise TypeError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+    x = arr.astype(np.float32) / scale
+    if x.ndim == 2:
+        x = x[..., None]
+    grey = x.shape[2] in (1, 2)
+    rgb = np.repeat(x[..., :1], 3, axis=2) if grey else x[..., :3]
+    out = _restore_rgb(restorer, rgb)
+    if grey:
+        out = out.mean(axis=2, keepdims=True)
+    if x.shape[2] in (2, 4):
+        out = np.concatenate([out, x[..., -1:]], axis=2)  # alpha passes through untouched
+    if arr.ndim == 2:
+        out = out[..., 0]
+    if scale == 1.0:
+        return out.astype(arr.dtype, copy=False)
+    return np.rint(np.clip(out, 0, 1) * scale).astype(arr.dtype)
+
+
+def _restore_pil(restorer: Restorer, image: Any) -> Any:
+    from PIL import Image
+
+    mode = image.mode
+    if mode in ("RGB", "L", "RGBA", "LA"):
+        arr = np.asarray(image)
+        out = _restore_array(restorer, arr)
+        result = Image.fromarray(out, mode=mode)
+    elif mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image).astype(np.uint16)
+        result = Image.fromarray(_restore_array(restorer, arr))
+    else:
+        converted = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+        result = Image.fromarray(_restore_array(restorer, np.asarray(converted)), mode=converted.mode)
+    if image.info.get("icc_profile"):
+        result.info["icc_profile"] = image.info["icc_profile"]
+    return result
