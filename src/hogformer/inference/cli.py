@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     summary = Summary()
+    claimed: dict[Path, Path] = {}  # output -> the input it belongs to: two inputs must not share an output
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if dst.resolve() in inputs_resolved:
                 raise ValueError(f"output {dst} would overwrite an input; choose another --output or --suffix")
+            owner = claimed.setdefault(dst.resolve(), src)
+            if owner != src:
+                raise ValueError(f"output {dst} would overwrite that of {owner}; use separate --output folders")
             if args.skip_existing and dst.exists():
                 summary.skipped.append(src)
                 continue

@@ -68,10 +68,11 @@ def available_bytes(device: torch.device) -> int:
 def bytes_per_pixel(dim: int, element_size: int = 4) -> int:
     """Peak activation memory of one forward pass per input pixel, for a network of width ``dim``.
 
-    Measured with ``benchmarks/bench_inference.py`` (inference mode, float32): about 8 KB per pixel for the
-    published width 36; this bound adds a safety margin of 1.5x.
+    Measured with ``benchmarks/bench_restore.py`` (inference mode, float32, this project's implementation):
+    about 8 KB per pixel for the published width 36 and 6-7.6 KB for width 18. The model here is
+    ``2000 + 220 * dim`` bytes at float32, with a safety margin of 1.5x.
     """
-    return int(1.5 * 230 * dim * element_size)
+    return int(1.5 * (2000 + 220 * dim) * element_size / 4)
 
 
 def auto_tile(device: torch.device, dim: int, element_size: int = 4, multiple: int = 16, fraction: float = 0.6) -> int:

@@ -66,7 +66,10 @@ class Restorer:
     of 16 and cropped back).
 
     Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
-    [0, 1]) or a tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind, mode and dtype.
+    [0, 1]) or a float tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind and shape: arrays
+    keep their dtype, float tensors their dtype (other tensors come back float32), PIL images their mode,
+    except palette images (returned as RGB, or RGBA with transparency: restored colours do not fit a palette)
+    and 32-bit integer images (returned as 16-bit ``I;16``).
     """
 
     def __init__(

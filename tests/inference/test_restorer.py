@@ -1,0 +1,347 @@
+"""Tests for hogformer.inference.restorer: every input kind comes back as it went in, any size works, tiling
+agrees with whole-image restoration, and device/precision/tile misuse is refused with a clear message.
+
+Two tiny networks (``preset("tiny")``, CPU): a seeded random one, and the same with its ``output`` convolution
+zeroed. HOGformer adds its input to that convolution's output, so the latter is exactly the identity: whatever
+it returns that differs from the input is the restorer's doing (padding, tiling, conversions, quantisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import hogformer
+from hogformer.inference.restorer import PAD_MULTIPLE, Restorer, check_precision, pick_device
+
+ODD_SIZES = [(1, 1), (3, 5), (17, 33), (40, 72)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One torch thread: these networks are tiny, and on a shared 2-core machine more threads only contend."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _tiny(seed: int = 0, identity: bool = False) -> hogformer.HOGformer:
+    torch.manual_seed(seed)
+    model = hogformer.HOGformer(hogformer.preset("tiny"))
+    if identity:
+        with torch.no_grad():
+            model.output.weight.zero_()
+            if model.output.bias is not None:
+                model.output.bias.zero_()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ident() -> Restorer:
+    """Whole-image restorer whose network is exactly the identity."""
+    return Restorer(model=_tiny(identity=True), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def rand() -> Restorer:
+    """Whole-image restorer with a random (untrained) tiny network."""
+    return Restorer(model=_tiny(seed=0), device="cpu")
+
+
+def _array(shape: tuple[int, ...], dtype: type, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype in (np.uint8, np.uint16):
+        return rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True, dtype=dtype)
+    return rng.random(shape).astype(dtype)
+
+
+# ----------------------------------------------------------------------------------------------- numpy
+
+ARRAY_SHAPES = [(17, 33), (17, 33, 1), (17, 33, 2), (17, 33, 3), (17, 33, 4)]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("shape", ARRAY_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_array_identity_network_returns_the_input(ident: Restorer, shape: tuple[int, ...], dtype: type) -> None:
+    arr = _array(shape, dtype)
+    out = ident(arr)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == arr.shape and out.dtype == arr.dtype
+    if dtype == np.float32:  # grey is the mean of three equal float32 channels: exact to one rounding
+        np.testing.assert_allclose(out, arr, rtol=0, atol=1e-7)
+    else:
+        np.testing.assert_array_equal(out, arr)  # exact after quantisation
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", ARRAY_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_array_random_network_keeps_layout_and_alpha(rand: Restorer, shape: tuple[int, ...], dtype: type) -> None:
+    arr = _array(shape, dtype, seed=1)
+    out = rand(arr)
+    assert out.shape == arr.shape and out.dtype == arr.dtype
+    top = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= top
+    colour = out[..., :3] if arr.ndim == 3 and arr.shape[2] >= 3 else out
+    assert not np.array_equal(colour, arr[..., :3] if arr.ndim == 3 and arr.shape[2] >= 3 else arr)
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        if dtype == np.float64:  # computed in float32: alpha survives to float32 precision
+            np.testing.assert_allclose(out[..., -1], arr[..., -1], rtol=0, atol=1e-7)
+        else:
+            np.testing.assert_array_equal(out[..., -1], arr[..., -1])
+
+
+def test_float64_identity_is_exact_to_float32_precision(ident: Restorer) -> None:
+    arr = _array((9, 14, 3), np.float64)
+    out = ident(arr)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, arr, rtol=0, atol=1e-7)
+
+
+def test_bad_arrays_are_refused(ident: Restorer) -> None:
+    with pytest.raises(TypeError, match="dtype"):
+        ident(np.zeros((8, 8, 3), dtype=np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        ident(np.zeros((8, 8, 5), dtype=np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        ident(np.zeros((2, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(TypeError, match="PIL image, numpy array or torch tensor"):
+        ident([[0.5]])
+
+
+# ------------------------------------------------------------------------------------------------- PIL
+
+
+def _pil(mode: str, size: tuple[int, int] = (33, 17), seed: int = 0) -> Image.Image:
+    """A PIL image of ``mode``, ``size = (W, H)``, with random pixels."""
+    w, h = size
+    if mode == "I;16":
+        return Image.fromarray(_array((h, w), np.uint16, seed))
+    if mode == "P":
+        return Image.fromarray(_array((h, w, 3), np.uint8, seed)).quantize(16)
+    bands = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}[mode]
+    arr = _array((h, w, bands), np.uint8, seed)
+    return Image.fromarray(arr[..., 0] if bands == 1 else arr, mode=mode)
+
+
+# P images come back as RGB: a restoration's colours do not fit the input's palette.
+PIL_MODES = [("L", "L"), ("LA", "LA"), ("RGB", "RGB"), ("RGBA", "RGBA"), ("I;16", "I;16"), ("P", "RGB")]
+
+
+@pytest.mark.parametrize(("mode", "mode_back"), PIL_MODES)
+def test_pil_identity_network_returns_the_input(ident: Restorer, mode: str, mode_back: str) -> None:
+    image = _pil(mode)
+    out = ident(image)
+    assert isinstance(out, Image.Image)
+    assert out.mode == mode_back and out.size == image.size
+    expected = image.convert(mode_back) if mode_back != mode else image
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+
+
+@pytest.mark.parametrize(("mode", "mode_back"), PIL_MODES)
+def test_pil_random_network_keeps_mode_size_and_alpha(rand: Restorer, mode: str, mode_back: str) -> None:
+    image = _pil(mode, seed=2)
+    out = rand(image)
+    assert out.mode == mode_back and out.size == image.size
+    assert not np.array_equal(np.asarray(out), np.asarray(image.convert(mode_back)))
+    if "A" in mode:
+        np.testing.assert_array_equal(np.asarray(out.getchannel("A")), np.asarray(image.getchannel("A")))
+
+
+def test_pil_palette_with_transparency_comes_back_rgba_with_its_alpha(ident: Restorer) -> None:
+    image = _pil("P")
+    image.info["transparency"] = 0
+    out = ident(image)
+    expected = image.convert("RGBA")
+    assert out.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+
+
+def test_pil_icc_profile_is_carried(rand: Restorer) -> None:
+    image = _pil("RGB")
+    image.info["icc_profile"] = b"not really a profile, but bytes to carry"
+    assert rand(image).info["icc_profile"] == image.info["icc_profile"]
+
+
+# --------------------------------------------------------------------------------------------- tensors
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(3, 17, 33), (2, 3, 17, 33)])
+def test_tensor_kind_shape_dtype(ident: Restorer, rand: Restorer, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    same = ident(x)
+    assert same.shape == x.shape and same.dtype == dtype and same.device == x.device
+    torch.testing.assert_close(same, x, rtol=0, atol=0 if dtype == torch.float32 else 1e-7)
+    out = rand(x)
+    assert out.shape == x.shape and out.dtype == dtype
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    assert not torch.equal(out, x)
+
+
+def test_batch_items_are_restored_independently(rand: Restorer) -> None:
+    x = torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(3))
+    both = rand(x)
+    torch.testing.assert_close(both[1], rand(x[1]), rtol=0, atol=1e-5)
+
+
+def test_tensor_output_is_an_ordinary_tensor(rand: Restorer) -> None:
+    out = rand(torch.rand(3, 16, 16))
+    assert not out.is_inference()
+    out += 1  # callers may modify it
+
+
+def test_bad_tensors_are_refused(ident: Restorer) -> None:
+    with pytest.raises(ValueError, match="channels"):
+        ident.restore_tensor(torch.rand(1, 4, 16, 16))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        ident.restore_tensor(torch.rand(3, 16, 16))
+
+
+# ------------------------------------------------------------------------------------- sizes, padding
+
+
+@pytest.mark.parametrize("size", ODD_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_odd_sizes_identity_is_exact(ident: Restorer, size: tuple[int, int]) -> None:
+    arr = _array((*size, 3), np.uint8, seed=4)
+    np.testing.assert_array_equal(ident(arr), arr)
+
+
+@pytest.mark.parametrize("size", ODD_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_odd_sizes_random_network(rand: Restorer, size: tuple[int, int]) -> None:
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(5))
+    out = rand.restore_tensor(x)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("size", ODD_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_network_sees_the_input_padded_to_a_multiple_of_16(ident: Restorer, size: tuple[int, int]) -> None:
+    seen: list[tuple[int, ...]] = []
+    handle = ident.model.register_forward_hook(lambda _m, args, _out: seen.append(tuple(args[0].shape)))
+    try:
+        ident.restore_tensor(torch.rand(1, 3, *size))
+    finally:
+        handle.remove()
+    expected = tuple(-(-n // PAD_MULTIPLE) * PAD_MULTIPLE for n in size)
+    assert seen == [(1, 3, *expected)]
+
+
+# ------------------------------------------------------------------------------------------------ tiling
+
+
+@pytest.mark.parametrize(("tile", "overlap", "batch"), [(16, 4, 1), (32, 8, 1), (32, 16, 3)])
+def test_tiled_equals_whole_for_the_identity_network(tile: int, overlap: int, batch: int) -> None:
+    model = _tiny(identity=True)
+    x = torch.rand(1, 3, 40, 72, generator=torch.Generator().manual_seed(6))
+    whole = Restorer(model=model, device="cpu").restore_tensor(x)
+    calls: list[tuple[int, int]] = []
+    tiled = Restorer(model=model, device="cpu", tile=tile, tile_overlap=overlap, tile_batch=batch).restore_tensor(
+        x, progress=lambda done, total: calls.append((done, total))
+    )
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-6)  # only the blend's rounding differs
+    assert len(calls) > 1 and calls[-1][0] == calls[-1][1]  # it did tile
+
+
+def test_tiled_identity_gives_the_same_uint8_image() -> None:
+    arr = _array((40, 72, 3), np.uint8, seed=7)
+    out = Restorer(model=_tiny(identity=True), device="cpu", tile=32, tile_overlap=8)(arr)
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_tiled_random_network_is_close_to_whole() -> None:
+    """Tolerance for a real (here random) network, 64x64 in 32-pixel tiles overlapping by 16: the mean absolute
+    difference to the whole-image result is under 0.01 and under a quarter of the network's own mean change.
+
+    The tiles differ from the whole image because DHOGSA's attention and the HOG statistics span whatever the
+    network is given, so tiling is an approximation for any network that is not local.
+    """
+    model = _tiny(seed=0)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(8))
+    whole = Restorer(model=model, device="cpu").restore_tensor(x)
+    tiled = Restorer(model=model, device="cpu", tile=32, tile_overlap=16).restore_tensor(x)
+    assert torch.isfinite(tiled).all() and tiled.min() >= 0 and tiled.max() <= 1
+    diff = (tiled - whole).abs()
+    assert diff.max() > 0  # not the identity: tiling does change a non-local network's output
+    change = (whole - x).abs().mean()
+    assert diff.mean() < 0.01 and diff.mean() < 0.25 * change
+
+
+def test_image_no_larger_than_the_tile_is_restored_whole(rand: Restorer) -> None:
+    x = torch.rand(1, 3, 30, 32, generator=torch.Generator().manual_seed(9))
+    tiled = Restorer(model=rand.model, device="cpu", tile=32).restore_tensor(x)
+    torch.testing.assert_close(tiled, rand.restore_tensor(x), rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------ weights, device, precision
+
+
+def test_weights_file_gives_the_same_network(tmp_path: Path, rand: Restorer) -> None:
+    path = hogformer.save_model(_tiny(seed=0), tmp_path / "tiny.safetensors")
+    loaded = Restorer(path, device="cpu")
+    assert loaded.weights_path == path and loaded.weights_info is None
+    expected = rand.model.state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in loaded.model.state_dict().items())
+    x = torch.rand(1, 3, 16, 24, generator=torch.Generator().manual_seed(10))
+    # Same weights; tensors at other addresses may take other SIMD paths, hence one float32 rounding.
+    torch.testing.assert_close(loaded.restore_tensor(x), rand.restore_tensor(x), rtol=0, atol=1e-6)
+
+
+def test_fp16_on_cpu_is_refused() -> None:
+    with pytest.raises(ValueError, match="fp16 is not supported on CPU"):
+        Restorer(model=_tiny(), device="cpu", precision="fp16")
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown precision 'fp64'"):
+        Restorer(model=_tiny(), device="cpu", precision="fp64")
+
+
+def test_check_precision() -> None:
+    cpu = torch.device("cpu")
+    assert check_precision(cpu, "fp32") == torch.float32
+    assert check_precision(cpu, "bf16") == torch.bfloat16
+    with pytest.raises(ValueError, match="fp16"):
+        check_precision(cpu, "fp16")
+    with pytest.raises(ValueError, match="choose one of fp32, fp16, bf16"):
+        check_precision(cpu, "half")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused() -> None:
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        Restorer(model=_tiny(), device="cuda")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        pick_device("cuda:0")
+
+
+def test_pick_device() -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    dev = torch.device("cpu")
+    assert pick_device(dev) is dev
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+
+
+@pytest.mark.parametrize("tile", [8, 24, 100, "40"])
+def test_tile_not_a_multiple_of_16_is_refused(tile: int | str) -> None:
+    with pytest.raises(ValueError, match="tile must be a multiple of 16"):
+        Restorer(model=_tiny(), device="cpu", tile=tile)
+
+
+def test_tile_settings_accepted_and_negative_overlap_refused() -> None:
+    model = _tiny()
+    assert Restorer(model=model, device="cpu", tile="64").tile == 64
+    assert Restorer(model=model, device="cpu", tile="auto").tile == "auto"
+    with pytest.raises(ValueError, match="tile_overlap"):
+        Restorer(model=model, device="cpu", tile=32, tile_overlap=-1)
+
+
+def test_auto_tile_restores(rand: Restorer) -> None:
+    x = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(11))
+    auto = Restorer(model=rand.model, device="cpu", tile="auto").restore_tensor(x)
+    torch.testing.assert_close(auto, rand.restore_tensor(x), rtol=0, atol=0)  # the tile is far larger
