@@ -1,0 +1,22 @@
+"""Training: configs, datasets, learning-rate schedules and the Lightning trainer (``hogformer train``).
+
+Importing this package does not import Lightning; :mod:`.module`, :mod:`.datamodule`, :mod:`.callbacks` and
+:func:`.train.fit` do (``pip install 'hogformer[train]'``).
+"""
+
+from .config import ConfigError, TrainConfig, load_config, parse_config, write_config
+from .schedules import ProgressiveSchedule, Schedule, ScheduleLR, cosine_lr, cyclic_cosine_lr, warmup_cosine_lr
+
+__all__ = [
+    "ConfigError",
+    "ProgressiveSchedule",
+    "Schedule",
+    "ScheduleLR",
+    "TrainConfig",
+    "cosine_lr",
+    "cyclic_cosine_lr",
+    "load_config",
+    "parse_config",
+    "warmup_cosine_lr",
+    "write_config",
+]
