@@ -27,6 +27,7 @@ __all__ = [
     "motion_blur_kernel",
     "official_test_noise",
     "rain",
+    "random_blur_kernel",
 ]
 
 Degradation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -268,22 +269,26 @@ def defocus_kernel(radius: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
+def random_blur_kernel(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The kernel :func:`blur` draws when given none, and its family (``"motion"`` or ``"defocus"``): with equal
+    probability a motion kernel (side 7..15) or a defocus disc (radius 1..2.5), moderate camera shake and focus
+    errors, the range the shipped model is trained and measured on."""
+    if rng.random() < 0.5:
+        return motion_blur_kernel(rng, int(rng.integers(3, 8)) * 2 + 1), "motion"
+    return defocus_kernel(float(rng.uniform(1.0, 2.5))), "defocus"
+
+
 def blur(img: np.ndarray, rng: np.random.Generator, *, kernel: np.ndarray | None = None) -> np.ndarray:
     """Blur every channel with ``kernel`` (reflect boundary, as ``scipy.ndimage.convolve(mode="reflect")``).
 
     Args:
         img: HxWx3 float image in [0, 1].
         rng: source of randomness; used only when ``kernel`` is None.
-        kernel: 2-D kernel with odd sides summing to 1. When None, a random one is drawn: with equal
-            probability a motion kernel (:func:`motion_blur_kernel`, side 11..23) or a defocus disc
-            (:func:`defocus_kernel`, radius 1.5..4).
+        kernel: 2-D kernel with odd sides summing to 1. When None, :func:`random_blur_kernel` draws one.
     """
     img = _check_image(img)
     if kernel is None:
-        if rng.random() < 0.5:
-            kernel = motion_blur_kernel(rng, int(rng.integers(5, 12)) * 2 + 1)
-        else:
-            kernel = defocus_kernel(float(rng.uniform(1.5, 4.0)))
+        kernel, _family = random_blur_kernel(rng)
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ValueError(f"kernel must be 2-D with odd sides, got shape {kernel.shape}")
