@@ -296,14 +296,16 @@ def load_model(
     *,
     key: str | None = None,
 ) -> HOGformer:
-    """Build the network a checkpoint describes, load its weights and return it in eval mode."""
+    """Build the network a checkpoint describes, load its weights and return it in eval mode.
+
+    The model is float32 unless ``dtype`` says otherwise (``torch.float64`` for equivalence checks), whatever
+    precision the file stores."""
     ckpt = read_checkpoint(path, key=key)
     with torch.device("meta"):
         model = HOGformer(ckpt.config)
     model.load_state_dict(ckpt.state_dict, strict=True, assign=True)
-    model = model.to(device=device)
-    if dtype is not None:
-        model = model.to(dtype=dtype)
+    # Weights stored in half precision (the shipped ones) compute in float32 unless asked otherwise.
+    model = model.to(device=device, dtype=dtype or torch.float32)
     return model.eval()
 
 
