@@ -29,6 +29,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 MIB = 1 << 20
 
 
@@ -145,17 +147,6 @@ class Row:
 HEADER = ["size", "mode", "tiles", "seconds", "s/MP", "peak MiB", "B/px measured", "B/px estimate", "note"]
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _machine(args: argparse.Namespace, device: object, config: object, params: int) -> list[str]:
     import torch
 
@@ -164,7 +155,7 @@ def _machine(args: argparse.Namespace, device: object, config: object, params: i
 
     threads = args.threads or torch.get_num_threads()
     lines = [
-        f"- machine: {_cpu_model()}, {os.cpu_count()} logical CPUs, torch threads {threads}, "
+        f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, torch threads {threads}, "
         f"{platform.system()} {platform.release()}",
         f"- torch {torch.__version__}, Python {platform.python_version()}, hogformer {hogformer.__version__}",
     ]

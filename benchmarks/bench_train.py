@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 
@@ -49,16 +51,6 @@ def _meminfo(key: str) -> float | None:
     return None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(device: str, threads: int) -> list[str]:
     import torch
 
@@ -67,7 +59,7 @@ def machine(device: str, threads: int) -> list[str]:
     except AttributeError:
         cpus = os.cpu_count() or 1
     lines = [
-        f"CPU: {_cpu_model()} ({cpus} CPUs available to this process, torch threads: {threads})",
+        f"CPU: {cpu_model()} ({cpus} CPUs available to this process, torch threads: {threads})",
         f"torch {torch.__version__}, Python {platform.python_version()}",
     ]
     total = _meminfo("MemTotal")

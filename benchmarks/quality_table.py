@@ -20,21 +20,12 @@ import time
 from importlib import metadata
 from typing import Any
 
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from hogformer.data.degradations import DEGRADATIONS
 from hogformer.evaluation.classical import BASELINES
 from hogformer.evaluation.metrics import PROTOCOL_AIO
 from hogformer.evaluation.quality import DEFAULT_DEGRADATIONS, format_markdown, quality_table
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _version(package: str) -> str:
@@ -50,7 +41,7 @@ def machine_info(device: str) -> dict[str, Any]:
 
     return {
         "platform": platform.platform(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device,
