@@ -125,3 +125,23 @@ def test_patch_sort_orders_each_patch_and_round_trips():
     assert (patches.diff(dim=-1) >= 0).all()
     back = permute_pixels(sorted_x, inverse_permutation(idx), 16, 24)
     assert torch.equal(back, x)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("shape", [(2, 12, 8, 8), (1, 12, 5, 7), (1, 12, 1, 1)])
+def test_phase_domain_diff_equals_the_published_form(bias, shape):
+    """DIFF runs without pixel shuffles; it must equal the literal shuffle form (spec 3) to rounding."""
+    from hogformer.models.feedforward import DIFF
+
+    torch.manual_seed(0)
+    ffn = DIFF(12, 32, bias).double()
+    with torch.no_grad():
+        for p in ffn.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    fast, ref = ffn(x), ffn.forward_reference(x)
+    assert (fast - ref).abs().max().item() < 1e-12
+    g_fast = torch.autograd.grad(fast.square().sum(), [x, *ffn.parameters()])
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, *ffn.parameters()])
+    for a, b in zip(g_fast, g_ref):
+        assert (a - b).abs().max().item() < 1e-10

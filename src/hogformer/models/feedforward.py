@@ -1,4 +1,19 @@
-"""DIFF, the dynamic-interaction feed-forward network of a HOGformer block (paper Sec. 3.3; spec 3)."""
+"""DIFF, the dynamic-interaction feed-forward network of a HOGformer block (paper Sec. 3.3; spec 3).
+
+The published DIFF expands to ``2h`` channels, PixelShuffles to twice the resolution, runs two depthwise
+branches there and PixelUnshuffles back. Here the same arithmetic runs in the *phase domain*, at the input's
+resolution, without either shuffle: pixel ``(2i+di, 2j+dj)`` of a shuffled channel ``c`` is channel
+``4c + 2di + dj`` at ``(i, j)`` before the shuffle, so
+
+* the dilation-2 3x3 depthwise conv at 2x resolution is a 3x3 depthwise conv on each of the 4 phase channels;
+* the 5x5 depthwise conv at 2x resolution is a grouped 3x3 conv from the 4 phases of a channel to its 4 phases
+  (each 5x5 tap lands on exactly one (phase, offset) pair);
+* the 1-channel ``decompose`` conv is one 1x1 output per phase;
+* PixelUnshuffle gives back exactly the phase order, which ``project_out`` consumes.
+
+The parameters keep their published names and shapes; :meth:`DIFF.forward_reference` is the literal form
+(tests check both agree to float64 rounding).
+"""
 
 from __future__ import annotations
 
@@ -18,15 +33,34 @@ class LayerScale(nn.Module):
         return x * self.scale
 
 
+def _phase_taps() -> torch.Tensor:
+    """For the 4x4x3x3 slots (out phase, in phase, ky, kx) of the phase-domain 5x5 conv, the index of the 5x5
+    tap that lands there, or 25 (a zero) where none does."""
+    index = torch.full((4, 4, 3, 3), 25, dtype=torch.long)
+    for di in range(2):
+        for dj in range(2):
+            for u in range(5):
+                for v in range(5):
+                    ry, rx = di + u - 2, dj + v - 2  # offset on the 2x grid from output pixel (2i+di, 2j+dj)
+                    si, sj = ry % 2, rx % 2  # the input phase ...
+                    oy, ox = (ry - si) // 2, (rx - sj) // 2  # ... and the offset on the 1x grid
+                    index[di * 2 + dj, si * 2 + sj, oy + 1, ox + 1] = u * 5 + v
+    return index
+
+
+_TAPS = _phase_taps().flatten()
+
+
 class DIFF(nn.Module):
     """Feed-forward: 1x1 expand, PixelShuffle(2), two depthwise branches gated by Mish, a feature
-    decomposition step, PixelUnshuffle(2), 1x1 project (spec 3)."""
+    decomposition step, PixelUnshuffle(2), 1x1 project (spec 3), computed in the phase domain."""
 
     def __init__(self, dim: int, hidden: int, bias: bool) -> None:
         super().__init__()
         if hidden % 4:
             raise ValueError(f"DIFF hidden width must be a multiple of 4, got {hidden}")
         quarter = hidden // 4
+        self.quarter = quarter
         self.sigma = LayerScale(quarter)
         self.decompose = nn.Conv2d(quarter, 1, kernel_size=1, bias=True)
         self.project_in = nn.Conv2d(dim, hidden * 2, kernel_size=1, bias=bias)
@@ -36,10 +70,33 @@ class DIFF(nn.Module):
         )
         self.project_out = nn.Conv2d(hidden, dim, kernel_size=1, bias=bias)
 
+    def _phase_weights(self) -> tuple[torch.Tensor, ...]:
+        q = self.quarter
+        w5 = torch.cat((self.dwconv_5.weight.reshape(q, 25), self.dwconv_5.weight.new_zeros(q, 1)), dim=1)
+        w5 = w5[:, _TAPS.to(w5.device)].reshape(4 * q, 4, 3, 3)
+        w3 = self.dwconv_dilated2_1.weight.repeat_interleave(4, dim=0)
+        eye = torch.eye(4, dtype=w5.dtype, device=w5.device)
+        wd = torch.einsum("c,pk->pck", self.decompose.weight.reshape(q), eye).reshape(4, 4 * q, 1, 1)
+        return w5, w3, wd
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = self.quarter
+        w5, w3, wd = self._phase_weights()
+        b5 = None if self.dwconv_5.bias is None else self.dwconv_5.bias.repeat_interleave(4)
+        b3 = None if self.dwconv_dilated2_1.bias is None else self.dwconv_dilated2_1.bias.repeat_interleave(4)
+        a, b = self.project_in(x).chunk(2, dim=1)  # each 4q channels: the phases of the shuffled a and b
+        t = F.mish(F.conv2d(b, w3, b3, padding=1, groups=4 * q)) * F.conv2d(a, w5, b5, padding=1, groups=q)
+        del a, b
+        g = F.gelu(F.conv2d(t, wd, self.decompose.bias.expand(4)))  # (B, 4, H, W): one map per phase
+        n, _, h, w = t.shape
+        t5 = t.view(n, q, 4, h, w)
+        t = (t5 + self.sigma.scale.view(1, q, 1, 1, 1) * (t5 - g.view(n, 1, 4, h, w))).view(n, 4 * q, h, w)
+        return self.project_out(t)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The literal published computation (with both pixel shuffles), for tests."""
         t = F.pixel_shuffle(self.project_in(x), 2)
         a, b = t.chunk(2, dim=1)
         t = F.mish(self.dwconv_dilated2_1(b)) * self.dwconv_5(a)
-        del a, b
         t = t + self.sigma(t - F.gelu(self.decompose(t)))
         return self.project_out(F.pixel_unshuffle(t, 2))
