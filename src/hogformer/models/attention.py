@@ -64,9 +64,12 @@ class DHOGSA(nn.Module):
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool) -> torch.Tensor:
         """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``."""
         heads, factor = self.num_heads, self.factor
-        q = F.normalize(_rows(q, heads, factor, box), dim=-1)
-        k = F.normalize(_rows(k, heads, factor, box), dim=-1)
-        a = softmax_plus_one((q @ k.transpose(-1, -2)) * self.temperature)
+        q, k = _rows(q, heads, factor, box), _rows(k, heads, factor, box)
+        # Cosine similarity of the rows: dividing the small (rows x rows) product by the norms equals
+        # L2-normalising q and k first (F.normalize, eps 1e-12) without writing normalised copies of them.
+        qn = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
+        kn = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
+        a = softmax_plus_one((q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2)) * self.temperature)
         return _unrows(a @ _rows(v, heads, factor, box), self.dim, factor, box)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
