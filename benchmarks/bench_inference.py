@@ -1,0 +1,195 @@
+"""Forward time, training-step time and peak memory of the published network at 256..2048 px on a side.
+
+    python benchmarks/bench_inference.py [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
+        [--threads N] [--repeats 2] [--no-train] [--precision fp32|bf16|fp16]
+
+Each measurement runs in a fresh process (the memory peak is per process; CPU: peak RSS increase over the
+process's baseline, GPU: ``torch.cuda.max_memory_allocated``). FLOPs are counted with
+``torch.utils.flop_counter`` (convolutions and matrix products), and the achieved rate is compared with the
+machine's measured float32 matmul rate. Configurations estimated to exceed the free memory are skipped and
+say so. Prints a markdown table and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+
+def _peak_rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def worker(spec: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import hogformer  # noqa: F401  (applies the package's allocator settings)
+    from hogformer.models import HOGformer, preset
+
+    device = torch.device(spec["device"])
+    torch.manual_seed(0)
+    model = HOGformer(preset(spec["preset"])).to(device)
+    size, mode = spec["size"], spec["mode"]
+    x = torch.rand(1, 3, size, size, device=device)
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["precision"]]
+
+    def step() -> None:
+        ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
+        if mode == "forward":
+            with torch.inference_mode(), ctx:
+                model(x)
+        else:
+            with ctx:
+                out = model(x)
+            (out - x).abs().mean().backward()
+            model.zero_grad(set_to_none=True)
+
+    model.train(mode == "train")
+    with torch.inference_mode():  # warm-up at a small size: kernels, allocator
+        model(torch.rand(1, 3, 64, 64, device=device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    base = _rss_kib()
+    times = []
+    for _ in range(spec["repeats"]):
+        t = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    with FlopCounterMode(display=False) as counter:
+        if mode == "forward":
+            with torch.no_grad():
+                model(torch.rand(1, 3, 64, 64, device=device))
+        else:
+            out = model(torch.rand(1, 3, 64, 64, device=device))
+            out.mean().backward()
+    flops = counter.get_total_flops() * (size * size) / (64 * 64)  # every layer scales with the pixel count
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else (_peak_rss_kib() - base) / 1024
+    return {"seconds": min(times), "flops": flops, "peak_mib": peak}
+
+
+def matmul_rate(device: str, threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    n = 2048
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        a @ b
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def estimate_gib(size: int, mode: str, preset: str) -> float:
+    from hogformer.inference.memory import bytes_per_pixel
+    from hogformer.models import preset as get
+
+    per_px = bytes_per_pixel(get(preset).dim) * (3 if mode == "train" else 1)
+    return per_px * size * size / 2**30
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--preset", default="official")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--no-train", action="store_true", help="forward only")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+
+    import torch
+
+    from hogformer.inference.memory import available_bytes
+
+    rate = matmul_rate(args.device, args.threads)
+    free_gib = available_bytes(torch.device(args.device)) / 2**30
+    gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None
+    print(
+        f"- machine: {gpu or cpu_model()}, {os.cpu_count()} CPUs, torch threads {args.threads}, torch "
+        f"{torch.__version__}; measured float32 matmul rate {rate / 1e9:.0f} GFLOP/s; {free_gib:.1f} GiB free"
+    )
+    print(f"- network: preset {args.preset}, {args.precision}, batch 1, best of {args.repeats}")
+    print()
+    print("| size | pass | seconds | s/MP | GFLOP | GFLOP/s | share of matmul rate | peak memory (MiB) | note |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    modes = ["forward"] + ([] if args.no_train else ["train"])
+    for size in args.sizes:
+        for mode in modes:
+            need = estimate_gib(size, mode, args.preset)
+            label = "forward" if mode == "forward" else "train step (fwd+bwd)"
+            if need > 0.9 * free_gib:
+                print(
+                    f"| {size} | {label} | - | - | - | - | - | - | skipped: needs ~{need:.0f} GiB, "
+                    f"{free_gib:.0f} GiB free |"
+                )
+                continue
+            spec = {
+                "size": size,
+                "mode": mode,
+                "device": args.device,
+                "preset": args.preset,
+                "threads": args.threads,
+                "repeats": args.repeats,
+                "precision": args.precision,
+            }
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                print(f"| {size} | {label} | - | - | - | - | - | - | timed out after {args.timeout} s |")
+                continue
+            if done.returncode != 0:
+                reason = (done.stderr.strip().splitlines() or ["failed"])[-1][:80]
+                print(f"| {size} | {label} | - | - | - | - | - | - | {reason} |")
+                continue
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            mp = size * size / 1e6
+            achieved = r["flops"] / r["seconds"]
+            print(
+                f"| {size} | {label} | {r['seconds']:.2f} | {r['seconds'] / mp:.1f} | {r['flops'] / 1e9:.0f} | "
+                f"{achieved / 1e9:.1f} | {achieved / rate:.0%} | {r['peak_mib']:,.0f} | |"
+            )
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
