@@ -9,11 +9,14 @@ import pickle
 import stat
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import png
 import pytest
-from PIL import Image
+import tifffile
+from PIL import Image, ImageOps
 
 from hogformer.data import io as hio
 from hogformer.data.io import (
@@ -54,8 +57,16 @@ def _save(path: Path, array: np.ndarray, **options: object) -> Path:
     return path
 
 
-def _png_bytes(width: int, height: int, colour_type: int, bit_depth: int, rows: np.ndarray) -> bytes:
-    """A minimal PNG written by hand (Pillow cannot write 16-bit colour PNGs)."""
+def _png_bytes(
+    width: int,
+    height: int,
+    colour_type: int,
+    bit_depth: int,
+    rows: np.ndarray,
+    before: Sequence[tuple[bytes, bytes]] = (),
+    after: Sequence[tuple[bytes, bytes]] = (),
+) -> bytes:
+    """A minimal PNG written by hand (Pillow cannot write 16-bit colour PNGs), with extra chunks around IDAT."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
@@ -65,9 +76,42 @@ def _png_bytes(width: int, height: int, colour_type: int, bit_depth: int, rows: 
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
+        + b"".join(chunk(kind, body) for kind, body in before)
         + chunk(b"IDAT", zlib.compress(raw))
+        + b"".join(chunk(kind, body) for kind, body in after)
         + chunk(b"IEND", b"")
     )
+
+
+def _png16(
+    path: Path,
+    pixels: np.ndarray,
+    before: Sequence[tuple[bytes, bytes]] = (),
+    after: Sequence[tuple[bytes, bytes]] = (),
+) -> Path:
+    """Write uint16 HxWx3 (RGB) or HxWx4 (RGBA) as a 16-bit PNG, by hand."""
+    h, w, planes = pixels.shape
+    rows = pixels.astype(">u2").reshape(h, w * planes)
+    path.write_bytes(_png_bytes(w, h, 2 if planes == 3 else 6, 16, rows, before, after))
+    return path
+
+
+def _u16_colour(h: int, w: int, planes: int) -> np.ndarray:
+    """uint16 HxWxplanes holding every value 0..65535 (a ramp) followed by random ones."""
+    values = np.concatenate([np.arange(65536, dtype=np.uint16), _rand_u16(h * w * planes - 65536)])
+    return values.reshape(h, w, planes)
+
+
+def _png_header(path: Path) -> dict:
+    """pypng's reading of a PNG (not Pillow's), with the pixels as uint16 HxWxplanes and the chunk tags."""
+    width, height, rows, info = png.Reader(filename=str(path)).read()
+    pixels = np.array([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
+    chunks = dict(png.Reader(filename=str(path)).chunks())
+    return {**info, "pixels": pixels, "chunks": chunks}
+
+
+def _iccp(profile: bytes) -> tuple[bytes, bytes]:
+    return b"iCCP", b"test profile\x00\x00" + zlib.compress(profile)
 
 
 def _exif(orientation: int | None, make: str = "HOGtest") -> bytes:
@@ -282,17 +326,146 @@ def test_bilevel_and_cmyk(tmp_path: Path) -> None:
     np.testing.assert_allclose(cmyk.rgb[0, 0], [1.0, 0.0, 0.0], atol=0.02)
 
 
-def test_16bit_rgb_png_is_reduced_to_8bit_with_a_warning(
+@pytest.mark.parametrize("planes", [3, 4])
+def test_16bit_colour_png_round_trip_stays_16bit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, planes: int
+) -> None:
+    stored = _u16_colour(128, 200, planes)
+    with caplog.at_level(logging.WARNING, logger="hogformer.data.io"):
+        loaded = read_image(_png16(tmp_path / "c16.png", stored))
+    assert caplog.text == ""  # no depth-reduction warning
+    assert (loaded.mode, loaded.bit_depth, loaded.is_grey) == ("RGBA" if planes == 4 else "RGB", 16, False)
+    assert loaded.rgb.dtype == np.float32 and loaded.rgb.shape == (128, 200, 3)
+    np.testing.assert_allclose(loaded.rgb, stored[..., :3] / 65535.0, rtol=2.0**-24, atol=0)
+    if planes == 4:
+        assert loaded.alpha is not None and loaded.alpha.dtype == np.uint16
+        np.testing.assert_array_equal(loaded.alpha, stored[..., 3])
+    else:
+        assert loaded.alpha is None
+    back = to_image_array(loaded.rgb, loaded)
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, stored)
+    out = _png_header(write_image(tmp_path / "c16_out.png", loaded.rgb, like=loaded))
+    assert (out["bitdepth"], out["planes"], out["greyscale"], out["alpha"]) == (16, planes, False, planes == 4)
+    np.testing.assert_array_equal(out["pixels"], stored)
+
+
+def test_16bit_rgba_png_restored_colour_keeps_alpha_exactly(tmp_path: Path) -> None:
+    stored = _rand_u16(9, 11, 4)
+    loaded = read_image(_png16(tmp_path / "a16.png", stored))
+    restored = np.clip(loaded.rgb * 0.5 + 0.1, 0, 1)
+    out = _png_header(write_image(tmp_path / "a16_out.png", restored, like=loaded))
+    np.testing.assert_array_equal(out["pixels"][..., 3], stored[..., 3])
+    np.testing.assert_array_equal(out["pixels"][..., :3], np.rint(restored * 65535).astype(np.uint16))
+
+
+def test_interlaced_16bit_png(tmp_path: Path) -> None:
+    stored = _rand_u16(13, 17, 3)
+    with open(tmp_path / "i16.png", "wb") as fh:
+        png.Writer(17, 13, greyscale=False, bitdepth=16, interlace=True).write(fh, stored.reshape(13, -1))
+    loaded = read_image(tmp_path / "i16.png")
+    assert loaded.bit_depth == 16
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), stored)
+
+
+_TIFF_LAYOUTS = {
+    "plain": {},
+    "deflate": {"compression": "zlib", "predictor": True},
+    "planar": {"planarconfig": "separate"},
+    "big-endian": {"byteorder": ">"},
+}
+
+
+@pytest.mark.parametrize("layout", list(_TIFF_LAYOUTS))
+@pytest.mark.parametrize("planes", [3, 4])
+def test_16bit_colour_tiff_round_trip_stays_16bit(tmp_path: Path, planes: int, layout: str) -> None:
+    stored = _u16_colour(128, 200, planes)
+    options = dict(_TIFF_LAYOUTS[layout])
+    data = np.moveaxis(stored, -1, 0) if layout == "planar" else stored
+    extra = ["unassalpha"] if planes == 4 else None
+    tifffile.imwrite(tmp_path / "c16.tif", data, photometric="rgb", extrasamples=extra, metadata=None, **options)
+    loaded = read_image(tmp_path / "c16.tif")
+    assert (loaded.format, loaded.bit_depth, loaded.is_grey) == ("TIFF", 16, False)
+    np.testing.assert_allclose(loaded.rgb, stored[..., :3] / 65535.0, rtol=2.0**-24, atol=0)
+    if planes == 4:
+        assert loaded.alpha is not None and loaded.alpha.dtype == np.uint16
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), stored)
+    out = write_image(tmp_path / "c16_out.tif", loaded.rgb, like=loaded)
+    with tifffile.TiffFile(out) as tif:
+        page = tif.pages[0]
+        assert (page.bitspersample, page.samplesperpixel, page.photometric) == (16, planes, 2)
+        if planes == 4:
+            assert tuple(page.extrasamples) == (2,)  # straight (unassociated) alpha
+        np.testing.assert_array_equal(page.asarray(), stored)
+
+
+def test_16bit_colour_converts_between_png_and_tiff(tmp_path: Path) -> None:
+    stored = _rand_u16(7, 9, 4)
+    loaded = read_image(_png16(tmp_path / "x.png", stored))
+    np.testing.assert_array_equal(tifffile.imread(write_image(tmp_path / "x.tif", loaded.rgb, loaded)), stored)
+    again = read_image(tmp_path / "x.tif")
+    out = _png_header(write_image(tmp_path / "y.png", again.rgb, again))
+    np.testing.assert_array_equal(out["pixels"], stored)
+
+
+def test_16bit_colour_to_8bit_formats_rounds_from_float(tmp_path: Path) -> None:
+    stored = _rand_u16(6, 7, 4)
+    loaded = read_image(_png16(tmp_path / "a16.png", stored))
+    data = write_image(tmp_path / "a8.bmp", loaded.rgb, loaded).read_bytes()
+    offset = struct.unpack_from("<I", data, 10)[0]
+    bgra = np.frombuffer(data, np.uint8, count=6 * 7 * 4, offset=offset).reshape(6, 7, 4)[::-1]  # rows bottom-up
+    assert struct.unpack_from("<H", data, 28)[0] == 32
+    np.testing.assert_array_equal(bgra[..., [2, 1, 0, 3]], np.rint(stored / 65535.0 * 255).astype(np.uint8))
+
+
+def _lzw_tiff(path: Path, rgb16: np.ndarray) -> Path:
+    """A 16-bit RGB TIFF with LZW compression (encoded by hand: literal codes only, 9 bits each)."""
+    codes: list[int] = []
+    raw = rgb16.astype("<u2").tobytes()
+    for i in range(0, len(raw), 250):  # a Clear code every 250 literals keeps the code width at 9 bits
+        codes += [256, *raw[i : i + 250]]
+    bits = "".join(f"{code:09b}" for code in [*codes, 257])
+    bits += "0" * (-len(bits) % 8)
+    lzw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, rgb16, photometric="rgb", metadata=None, byteorder="<")
+    data = bytearray(buffer.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        tags = tif.pages[0].tags
+        where = {name: tags[name].valueoffset for name in ("Compression", "StripOffsets", "StripByteCounts")}
+        assert (tags["StripOffsets"].dtype, tags["StripByteCounts"].dtype) == (4, 4)  # LONG
+    struct.pack_into("<H", data, where["Compression"], 5)
+    struct.pack_into("<I", data, where["StripOffsets"], len(data))
+    struct.pack_into("<I", data, where["StripByteCounts"], len(lzw))
+    path.write_bytes(bytes(data + lzw))
+    return path
+
+
+def test_16bit_lzw_tiff_needs_imagecodecs_for_16bit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    stored = _rand_u16(5, 6, 3)
+    with caplog.at_level(logging.WARNING, logger="hogformer.data.io"):
+        loaded = read_image(_lzw_tiff(tmp_path / "lzw.tif", stored))
+    if 5 in tifffile.TIFF.DECOMPRESSORS:  # imagecodecs installed: decoded at 16 bits
+        assert loaded.bit_depth == 16 and caplog.text == ""
+        np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), stored)
+    else:  # Pillow decodes it, at 8 bits, and says so
+        assert loaded.bit_depth == 8
+        np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), (stored >> 8).astype(np.uint8))
+        assert "lzw.tif" in caplog.text and "16-bit" in caplog.text and "imagecodecs" in caplog.text
+
+
+def test_16bit_grey_alpha_png_is_read_at_8bit_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rgb16 = _rand_u16(4, 5, 3).astype(">u2")
-    path = tmp_path / "rgb16.png"
-    path.write_bytes(_png_bytes(5, 4, 2, 16, rgb16))
+    la16 = _rand_u16(4, 5, 2)
+    path = tmp_path / "la16.png"
+    path.write_bytes(_png_bytes(5, 4, 4, 16, la16.astype(">u2").reshape(4, -1)))
     with caplog.at_level(logging.WARNING, logger="hogformer.data.io"):
         loaded = read_image(path)
-    assert loaded.bit_depth == 8 and not loaded.is_grey
-    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), (rgb16 >> 8).astype(np.uint8))
-    assert "16-bit" in caplog.text and "rgb16.png" in caplog.text
+    assert (loaded.mode, loaded.bit_depth, loaded.is_grey) == ("RGBA", 8, False)  # as Pillow decodes it
+    expected = (la16[..., [0, 0, 0, 1]] >> 8).astype(np.uint8)
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), expected)
+    assert "16-bit" in caplog.text and "la16.png" in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ EXIF and ICC
@@ -361,6 +534,79 @@ def test_icc_profile_only_where_colour_space_fits(tmp_path: Path) -> None:
     as_rgb = write_image(tmp_path / "g_out.webp", loaded.rgb, loaded)  # WebP has no grey: RGB output
     assert Image.open(as_rgb).info.get("icc_profile") is None
     assert Image.open(write_image(tmp_path / "g_out.bmp", loaded.rgb, loaded)).info.get("icc_profile") is None
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_16bit_png_exif_orientation_matches_pillow(tmp_path: Path, orientation: int) -> None:
+    stored = _rand_u16(5, 7, 3)
+    raw_exif = _exif(orientation)
+    loaded = read_image(_png16(tmp_path / "o16.png", stored, before=[(b"eXIf", raw_exif)]))
+    assert loaded.bit_depth == 16
+    reference = _save(tmp_path / "o8.png", (stored >> 8).astype(np.uint8), exif=raw_exif)
+    with Image.open(reference) as im:
+        upright8 = np.asarray(ImageOps.exif_transpose(im))  # what the 8-bit path (and Pillow) does
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded) >> 8, upright8)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_16bit_png_exif_orientation_6_applied_and_reset(tmp_path: Path, where: str) -> None:
+    stored = _rand_u16(5, 7, 4)
+    chunks = {where: [(b"eXIf", _exif(6))]}
+    loaded = read_image(_png16(tmp_path / "r16.png", stored, **chunks))
+    upright = np.rot90(stored, -1)  # orientation 6: turn 90 degrees clockwise to display
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), upright)
+    assert loaded.alpha is not None and loaded.alpha.flags.c_contiguous
+    assert loaded.exif is not None
+    exif = Image.Exif()
+    exif.load(loaded.exif)
+    assert exif[0x0112] == 1 and exif[0x010F] == "HOGtest"
+    out = write_image(tmp_path / "r16_out.png", loaded.rgb, like=loaded)
+    header = _png_header(out)
+    assert header["size"] == (5, 7) and header["bitdepth"] == 16  # width 5, height 7: upright
+    np.testing.assert_array_equal(header["pixels"], upright)
+    assert b"eXIf" in header["chunks"]
+    with Image.open(out) as again:
+        assert again.getexif().get(0x0112) == 1 and again.getexif().get(0x010F) == "HOGtest"
+    assert read_image(out).rgb.shape == (7, 5, 3)  # not turned a second time
+
+
+def test_16bit_tiff_orientation_tag_applied(tmp_path: Path) -> None:
+    stored = _rand_u16(5, 7, 3)
+    tifffile.imwrite(tmp_path / "r16.tif", stored, photometric="rgb", metadata=None, extratags=[(274, "H", 1, 6)])
+    loaded = read_image(tmp_path / "r16.tif")
+    assert loaded.bit_depth == 16
+    np.testing.assert_array_equal(to_image_array(loaded.rgb, loaded), np.rot90(stored, -1))
+
+
+def test_icc_profile_is_carried_by_16bit_png(tmp_path: Path) -> None:
+    profile = _srgb_profile()
+    loaded = read_image(_png16(tmp_path / "icc16.png", _rand_u16(4, 5, 3), before=[_iccp(profile)]))
+    assert loaded.bit_depth == 16 and loaded.icc_profile == profile
+    out = write_image(tmp_path / "icc16_out.png", loaded.rgb, like=loaded)
+    tags = [tag for tag, _ in png.Reader(filename=str(out)).chunks()]
+    assert tags.index(b"iCCP") < tags.index(b"IDAT")
+    body = _png_header(out)["chunks"][b"iCCP"]
+    name, rest = body.split(b"\x00", 1)
+    assert 1 <= len(name) <= 79 and rest[0] == 0 and zlib.decompress(rest[1:]) == profile
+    with Image.open(out) as again:
+        assert again.info.get("icc_profile") == profile
+    tif = write_image(tmp_path / "icc16_out.tif", loaded.rgb, like=loaded)  # and across formats
+    with tifffile.TiffFile(tif) as t:
+        assert t.pages[0].tags[34675].value == profile
+
+
+def test_icc_profile_is_carried_by_16bit_tiff(tmp_path: Path) -> None:
+    profile = _srgb_profile()
+    path = tmp_path / "icc16.tif"
+    tifffile.imwrite(path, _rand_u16(4, 5, 4), photometric="rgb", extrasamples=["unassalpha"], iccprofile=profile)
+    loaded = read_image(path)
+    assert loaded.bit_depth == 16 and loaded.icc_profile == profile
+    out = write_image(tmp_path / "icc16_out.tif", loaded.rgb, like=loaded)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.pages[0].tags[34675].value == profile
+        assert tif.pages[0].bitspersample == 16
+    with Image.open(out) as again:
+        assert again.info.get("icc_profile") == profile
 
 
 # ------------------------------------------------------------------------------------------ bad inputs
@@ -434,6 +680,54 @@ def test_decompression_bomb_limit(tmp_path: Path) -> None:
         assert Image.MAX_IMAGE_PIXELS == before
     assert read_image(path, max_pixels=400).rgb.shape == (20, 20, 3)
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_decompression_bomb_limit_applies_before_16bit_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _png16(tmp_path / "bomb16.png", _rand_u16(20, 20, 3))  # 400 pixels
+    decoded: list[object] = []
+    real = hio._read_png16
+
+    def spy(*args: object) -> object:
+        decoded.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hio, "_read_png16", spy)
+    for limit in (100, 300):
+        with pytest.raises(ImageReadError) as info:
+            read_image(path, max_pixels=limit)
+        assert "bomb16.png" in str(info.value) and "400 pixels" in str(info.value)
+    assert decoded == []  # refused on the header's size, no pixel decoded
+    assert read_image(path, max_pixels=400).bit_depth == 16
+    assert len(decoded) == 1  # the spy does see decoding
+
+
+@pytest.mark.parametrize("cut", [2 / 3, 0.95])
+def test_truncated_16bit_png(tmp_path: Path, cut: float) -> None:
+    data = _png16(tmp_path / "whole16.png", _rand_u16(30, 40, 3)).read_bytes()
+    (tmp_path / "cut16.png").write_bytes(data[: int(len(data) * cut)])
+    _assert_read_error(tmp_path / "cut16.png", "corrupt png")
+
+
+def test_corrupt_16bit_png_data_with_valid_crc(tmp_path: Path) -> None:
+    rows = _rand_u16(6, 8, 3).astype(">u2").reshape(6, -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    idat = bytearray(zlib.compress(raw))
+    idat[5:25] = bytes(20)  # garbage inside the deflate stream; the chunk's CRC is computed on it
+    good = _png_bytes(8, 6, 2, 16, rows)
+    start = good.index(b"IDAT") - 4
+    (length,) = struct.unpack_from(">I", good, start)
+    chunk = struct.pack(">I", len(idat)) + b"IDAT" + bytes(idat) + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    (tmp_path / "bad16.png").write_bytes(good[:start] + chunk + good[start + 12 + length :])
+    _assert_read_error(tmp_path / "bad16.png", "corrupt png")
+
+
+def test_truncated_16bit_tiff(tmp_path: Path) -> None:
+    tifffile.imwrite(tmp_path / "whole16.tif", _rand_u16(30, 40, 3), photometric="rgb", compression="zlib")
+    data = (tmp_path / "whole16.tif").read_bytes()
+    (tmp_path / "cut16.tif").write_bytes(data[: len(data) * 2 // 3])
+    _assert_read_error(tmp_path / "cut16.tif")
 
 
 def test_max_pixels_can_raise_a_low_global_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

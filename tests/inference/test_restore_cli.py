@@ -4,8 +4,7 @@ Most runs use a tiny network whose ``output`` convolution is zeroed, which makes
 lossless output must then equal its input pixel for pixel, so every difference is the file handling's doing
 (modes, bit depths, alpha, orientation). One run uses a random network, to show outputs are really recomputed.
 
-Pillow has no 16-bit colour mode: 16-bit colour PNG/TIFF files are decoded and written at 8 bits (documented
-in ``hogformer.data.io``); 16-bit greyscale keeps its 16 bits.
+16-bit files keep their 16 bits: greyscale through Pillow, colour through pypng (PNG) and tifffile (TIFF).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import png
 import pytest
 import torch
 from PIL import Image, ImageCms, ImageOps, features
@@ -117,8 +117,12 @@ def _png_bytes(width: int, height: int, bit_depth: int, colour_type: int, raw: b
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def _rgb16() -> np.ndarray:
+    return _rgb(5).astype(np.uint16) * 256 + _rgb(7)  # uses the low byte: 8 bits would lose it
+
+
 def _rgb16_png() -> bytes:
-    rows = (_rgb(5).astype(np.uint16) * 257).astype(">u2")
+    rows = _rgb16().astype(">u2")
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)
     return _png_bytes(W, H, 16, 2, raw)
 
@@ -185,7 +189,7 @@ def _write_folder(root: Path) -> list[Case]:
         path = root / case.name
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(case.pixels, mode=case.mode if case.mode in ("LA", "RGBA") else None).save(path, **case.save)
-    (root / "png_rgb16.png").write_bytes(_rgb16_png())  # decoded at 8 bits: the one documented depth loss
+    (root / "png_rgb16.png").write_bytes(_rgb16_png())  # 16-bit colour: Pillow cannot write it, pypng checks it
     good = (root / "png_rgb.png").read_bytes()
     (root / "bad_corrupt.png").write_bytes(good[: len(good) // 2])
     (root / "bad_text.png").write_text("this is a text file, not an image\n")
@@ -242,8 +246,10 @@ def test_outputs_keep_size_and_mode(mixed: MixedRun) -> None:
         with Image.open(mixed.out / case.name) as out:
             h, w = case.upright.shape[:2]
             assert (out.mode, out.size) == (case.mode, (w, h)), case.name
-    with Image.open(mixed.out / "png_rgb16.png") as out:
-        assert (out.mode, out.size) == ("RGB", (W, H))
+    width, height, rows, info = png.Reader(filename=str(mixed.out / "png_rgb16.png")).read()
+    assert (width, height, info["bitdepth"], info["planes"]) == (W, H, 16, 3)  # read by pypng, not Pillow
+    got = np.array([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(H, W, 3)
+    np.testing.assert_array_equal(got, _rgb16())
 
 
 def test_outputs_equal_inputs_for_the_identity_network(mixed: MixedRun) -> None:

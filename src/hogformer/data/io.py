@@ -6,11 +6,16 @@ greyscale, the ICC profile and the EXIF block. Writing is atomic (encode in memo
 file in the same folder, ``os.replace`` it onto the target), so an interrupted run never leaves a
 half-written output.
 
-Limits that come from Pillow, the only imaging dependency:
+PNG and TIFF keep 8 and 16 bits per channel for grey, RGB and RGBA. Pillow, which parses every header
+and decodes everything else, has no 16-bit colour mode, so 16-bit RGB(A) pixels are decoded and encoded
+with ``pypng`` (PNG) and ``tifffile`` (TIFF); the header, the pixel limit, the ICC profile and the EXIF
+orientation still come from Pillow's header parse, before any pixel is decoded. Remaining limits:
 
-* Pillow has no 16-bit RGB(A) mode: 16-bit colour PNG/TIFF files are decoded at 8 bits per channel
-  (``bit_depth == 8``), and a warning is logged. 16-bit *greyscale* is kept at 16 bits.
-* Pillow keeps alpha at 8 bits, so 16-bit grey+alpha PNGs arrive as 8-bit RGBA.
+* 16-bit grey+alpha files (which Pillow decodes as RGBA), and 16-bit colour TIFFs with premultiplied
+  alpha, a photometric other than RGB, or a compression ``tifffile`` cannot decode on its own (LZW needs
+  the ``imagecodecs`` package) are decoded by Pillow at 8 bits per channel (``bit_depth == 8``), and a
+  warning is logged.
+* 16-bit colour TIFF output is uncompressed and carries no EXIF block (the ICC profile is kept).
 * Multi-frame files (multi-page TIFF, animated WebP) are read as their first frame.
 """
 
@@ -25,7 +30,8 @@ import secrets
 import struct
 import threading
 import warnings
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +57,9 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".
 # Pillow formats read_image accepts (the JPEG opener also yields "MPO", the multi-picture JPEGs phones write).
 _READ_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _EXIF_ORIENTATION = 0x0112
+_EXIF_PREFIX = b"Exif\x00\x00"
+# A 16-bit colour reader: (path, Pillow image with the header parsed) -> (uint16 HxWxC pixels, raw EXIF block).
+_DeepReader = Callable[[str | os.PathLike[str], Image.Image], tuple[np.ndarray, bytes | None]]
 # Guards the temporary change of Image.MAX_IMAGE_PIXELS and of the warning filters while a header is parsed.
 _OPEN_LOCK = threading.Lock()
 
@@ -73,8 +82,9 @@ class LoadedImage:
     """An image read from a file, with what is needed to write a result back in the same layout.
 
     ``rgb`` is float32 HxWx3 in [0, 1], upright (EXIF orientation applied); greyscale images are
-    replicated to three channels. ``alpha`` is the file's alpha plane (HxW, uint8 as Pillow decodes it),
-    untouched, or ``None``. ``mode`` is the Pillow mode of the file before any conversion.
+    replicated to three channels. ``alpha`` is the file's alpha plane (HxW; uint16 for 16-bit RGBA, uint8
+    otherwise), untouched, or ``None``. ``mode`` is the Pillow mode of the file before any conversion
+    (``"RGB"`` or ``"RGBA"`` for 16-bit colour too: ``bit_depth`` tells them apart).
     ``icc_profile`` is the embedded profile as found in the file (for CMYK input it describes the CMYK
     data, not ``rgb``; :func:`write_image` embeds a profile only where its colour space matches).
     ``exif`` is the file's EXIF block with the orientation tag set to 1, since the rotation has been
@@ -98,7 +108,7 @@ class _Codec:
 
     format: str
     alpha: bool  # can hold an alpha plane
-    sixteen_bit: bool  # can hold 16-bit greyscale
+    sixteen_bit: bool  # can hold 16 bits per channel (grey, RGB, RGBA; not grey + alpha)
     grey: bool  # can hold single-channel grey
     grey_alpha: bool  # can hold grey + alpha (otherwise it becomes RGBA)
     icc: bool
@@ -146,18 +156,29 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     with im:
         if limit is not None and im.width * im.height > limit:
             raise ImageReadError(path, _bomb_reason(im.width * im.height, limit))
-        try:
-            im.load()  # full decode now, so truncation and corruption surface here and not later
-            upright = ImageOps.exif_transpose(im)
-        except MemoryError as exc:
-            raise ImageReadError(path, f"not enough memory to decode a {im.width}x{im.height} image") from exc
-        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error, ...
-            raise ImageReadError(path, f"truncated or corrupt {im.format} image ({exc})") from exc
         mode, fmt = im.mode, im.format
         icc = im.info.get("icc_profile") or None
-        exif = _upright_exif(im.info.get("exif"))
-        _warn_if_depth_reduced(path, im)
-        rgb, alpha, bit_depth, is_grey = _decode_pixels(path, upright)
+        deep_reader = _deep_colour_reader(path, im)
+        try:
+            if deep_reader is not None:  # 16-bit RGB(A), which Pillow would decode at 8 bits
+                pixels, raw_exif = deep_reader(path, im)
+                pixels = _ORIENT_ARRAY.get(_orientation(im, raw_exif), np.asarray)(pixels)
+            else:
+                im.load()  # full decode now, so truncation and corruption surface here and not later
+                upright = ImageOps.exif_transpose(im)
+                raw_exif = im.info.get("exif")
+        except MemoryError as exc:
+            raise ImageReadError(path, f"not enough memory to decode a {im.width}x{im.height} image") from exc
+        except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error, zlib.error, ...
+            raise ImageReadError(path, f"truncated or corrupt {im.format} image ({exc})") from exc
+        exif = _upright_exif(raw_exif)
+        if deep_reader is not None:
+            rgb = pixels[..., :3].astype(np.float32) / np.float32(65535.0)
+            alpha = np.ascontiguousarray(pixels[..., 3]) if pixels.shape[2] == 4 else None
+            bit_depth, is_grey = 16, False
+        else:
+            _warn_if_depth_reduced(path, im)
+            rgb, alpha, bit_depth, is_grey = _decode_pixels(path, upright)
     return LoadedImage(
         rgb=rgb,
         alpha=alpha,
@@ -258,25 +279,131 @@ def _grey_to_rgb(grey: np.ndarray, scale: float) -> np.ndarray:
     return np.repeat(plane[..., None], 3, axis=2)
 
 
+# ------------------------------------------------------------------------------- 16-bit colour reading
+
+# EXIF orientation -> the transpose ImageOps.exif_transpose applies, on an HxWxC array (rows are y).
+_ORIENT_ARRAY = {
+    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda a: a[::-1, ::-1],  # ROTATE_180
+    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
+    5: lambda a: a.swapaxes(0, 1),  # TRANSPOSE
+    6: lambda a: a.swapaxes(0, 1)[:, ::-1],  # ROTATE_270 (90 degrees clockwise)
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # TRANSVERSE
+    8: lambda a: a.swapaxes(0, 1)[::-1],  # ROTATE_90 (90 degrees counter-clockwise)
+}
+
+
+def _deep_colour_reader(path: str | os.PathLike[str], im: Image.Image) -> _DeepReader | None:
+    """The 16-bit reader for a 16-bit RGB/RGBA PNG or TIFF, from the header alone; None for anything else."""
+    if im.mode not in ("RGB", "RGBA"):
+        return None
+    if im.format == "PNG":
+        ihdr = _png_ihdr(path)
+        return _read_png16 if ihdr is not None and ihdr[0] == 16 and ihdr[1] in (2, 6) else None
+    if im.format == "TIFF":
+        tags = im.tag_v2
+        samples = len(im.mode)
+        if (
+            tags.get(262) != 2  # PhotometricInterpretation: RGB
+            or tags.get(277, 1) != samples  # SamplesPerPixel
+            or _as_tuple(tags.get(258)) != (16,) * samples  # BitsPerSample
+            or _as_tuple(tags.get(339, 1)) not in ((1,), (1,) * samples)  # SampleFormat: unsigned integer
+            or (samples == 4 and _as_tuple(tags.get(338)) != (2,))  # ExtraSamples: straight (unassociated) alpha
+            or not _tiff_can_decode(tags)
+        ):
+            return None
+        return _read_tiff16
+    return None
+
+
+def _png_ihdr(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's IHDR chunk, or None if it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(26)
+    except OSError:
+        return None
+    return (header[24], header[25]) if len(header) == 26 and header[12:16] == b"IHDR" else None
+
+
+def _as_tuple(value: object) -> tuple[object, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _tiff_can_decode(tags: Mapping[int, object]) -> bool:
+    """Whether tifffile decodes this TIFF's compression and predictor (without imagecodecs: not LZW)."""
+    from tifffile import TIFF
+
+    return tags.get(259, 1) in TIFF.DECOMPRESSORS and tags.get(317, 1) in TIFF.UNPREDICTORS
+
+
+def _read_png16(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarray, bytes | None]:
+    """A 16-bit RGB/RGBA PNG -> (uint16 HxWxC pixels as stored, the EXIF block as Pillow would report it)."""
+    import png
+
+    data = Path(path).read_bytes()
+    raw_exif = None
+    for tag, body in png.Reader(bytes=data).chunks():  # checks every chunk's CRC, up to IEND
+        if tag == b"eXIf":  # before or after the pixel data, like Pillow
+            raw_exif = _EXIF_PREFIX + body
+    width, height, rows, info = png.Reader(bytes=data).read()
+    planes = info["planes"]
+    if (width, height) != im.size or planes != len(im.mode) or info["bitdepth"] != 16:
+        raise ValueError(f"pypng reads a {width}x{height} {planes}-channel image, Pillow's header says otherwise")
+    pixels = np.empty((height, width * planes), dtype=np.uint16)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        pixels[count - 1] = row  # pypng gives 16-bit rows as native-order array('H')
+    if count != height:
+        raise ValueError(f"image data holds {count} of {height} rows")
+    return pixels.reshape(height, width, planes), raw_exif
+
+
+def _read_tiff16(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarray, bytes | None]:
+    """A 16-bit RGB/RGBA TIFF (first page) -> (uint16 HxWxC pixels as stored, the EXIF block if any)."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        pixels = page.asarray()
+        axes = page.axes
+    if axes == "SYX":  # PlanarConfiguration 2: one plane per sample
+        pixels = np.moveaxis(pixels, 0, -1)
+    stored = (im.tag_v2.get(257), im.tag_v2.get(256), len(im.mode))  # im.size may already be turned upright
+    if pixels.shape != stored or pixels.dtype.kind != "u" or pixels.itemsize != 2:
+        raise ValueError(f"tifffile reads a {pixels.shape} {pixels.dtype} array ({axes}), the header says {stored}")
+    return pixels.astype(np.uint16, copy=False), im.info.get("exif")
+
+
+def _orientation(im: Image.Image, raw_exif: bytes | None) -> int:
+    """The EXIF orientation ImageOps.exif_transpose would apply, found without decoding pixels."""
+    if im.format == "PNG":
+        # PngImageFile.getexif decodes the whole image when the EXIF block is not in the header; ask
+        # Pillow's generic reader instead, on a 1x1 stand-in with the same info (EXIF, raw-profile text, XMP).
+        probe = Image.new("L", (1, 1))
+        probe.info = {**im.info, "exif": raw_exif} if raw_exif else dict(im.info)
+        exif = probe.getexif()
+    else:
+        exif = im.getexif()  # TIFF: read from the tags, no pixels decoded
+    value = exif.get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) else 1
+
+
 def _warn_if_depth_reduced(path: str | os.PathLike[str], im: Image.Image) -> None:
-    """Log when Pillow decoded a 16-bit colour file at 8 bits (it has no 16-bit RGB mode)."""
+    """Log when Pillow decodes a file with more than 8 bits per channel at 8 bits (see the module notes)."""
     if im.mode.startswith("I"):
         return
-    depth = 8
+    depth, why = 8, "Pillow decodes this layout at 8 bits"
     if im.format == "TIFF":
-        bits = getattr(im, "tag_v2", {}).get(258)  # BitsPerSample
-        depth = max(bits) if isinstance(bits, tuple) and bits else (bits if isinstance(bits, int) else 8)
+        bits = _as_tuple(getattr(im, "tag_v2", {}).get(258, 8))
+        depth = max(b for b in bits if isinstance(b, int)) if any(isinstance(b, int) for b in bits) else 8
+        if depth == 16 and im.mode in ("RGB", "RGBA") and not _tiff_can_decode(im.tag_v2):
+            why = "its TIFF compression needs the imagecodecs package to be read at 16 bits"
     elif im.format == "PNG":
-        try:
-            with open(path, "rb") as fh:
-                header = fh.read(26)
-            depth = header[24] if header[12:16] == b"IHDR" else 8
-        except OSError:
-            return
+        ihdr = _png_ihdr(path)
+        depth = ihdr[0] if ihdr is not None else 8
     if depth > 8:
-        logger.warning(
-            "%s: %d-bit image decoded at 8 bits per channel (Pillow has no 16-bit RGB)", path, depth
-        )
+        logger.warning("%s: %d-bit image decoded at 8 bits per channel (%s)", path, depth, why)
 
 
 def _upright_exif(raw: bytes | None) -> bytes | None:
@@ -326,9 +453,9 @@ def to_image_array(rgb: np.ndarray, like: LoadedImage) -> np.ndarray:
     """Quantise a float HxWx3 image in [0, 1] to the layout and bit depth ``like`` was read in.
 
     Values are clipped to [0, 1], scaled by 255 or 65535 and rounded half to even. Greyscale inputs
-    give HxW (the mean of the three channels), or HxWx2 with alpha; colour gives HxWx3 or HxWx4. The
-    alpha plane of ``like`` is re-attached unchanged (rescaled only if its dtype differs from the
-    output's). Returns uint8 (8-bit) or uint16 (16-bit).
+    give HxW (the mean of the three channels), or HxWx2 with alpha; colour gives HxWx3 or HxWx4, at 8
+    or 16 bits alike. The alpha plane of ``like`` is re-attached unchanged (rescaled only if its dtype
+    differs from the output's). Returns uint8 (8-bit) or uint16 (16-bit).
 
     Raises:
         TypeError: ``rgb`` is not a floating-point array.
@@ -381,11 +508,13 @@ def write_image(
     """Write a float HxWx3 image in [0, 1] atomically, in the format its extension names.
 
     With ``like`` the output keeps the input's layout where the format can hold it: grey stays grey,
-    the alpha plane is re-attached exactly, 16-bit grey stays 16-bit in PNG and TIFF, and the ICC
-    profile and EXIF block are embedded where the format supports them. Where it cannot:
-    JPEG drops alpha; JPEG, BMP and WebP hold 8 bits only; WebP has no grey mode (grey is written as
-    RGB); BMP cannot hold grey + alpha (written as RGBA) and carries no ICC or EXIF. An ICC profile
-    is embedded only when its colour space matches the output (grey profile for grey, RGB for RGB).
+    the alpha plane is re-attached exactly, 16-bit grey, RGB and RGBA stay 16-bit in PNG and TIFF
+    (16-bit colour is encoded with pypng and tifffile), and the ICC profile and EXIF block are embedded
+    where the format supports them. Where it cannot: JPEG drops alpha; JPEG, BMP and WebP hold 8 bits
+    only; grey + alpha is written at 8 bits; WebP has no grey mode (grey is written as RGB); BMP cannot
+    hold grey + alpha (written as RGBA) and carries no ICC or EXIF; 16-bit colour TIFF (uncompressed)
+    carries no EXIF. An ICC profile is embedded only when its colour space matches the output (grey
+    profile for grey, RGB for RGB).
     Without ``like``, writes 8-bit RGB. ``quality`` (0-100) applies to JPEG and WebP.
 
     Parent folders are created. Returns the path written.
@@ -405,30 +534,81 @@ def write_image(
     is_grey = like.is_grey if like is not None else False
     bit_depth = like.bit_depth if like is not None else 8
     alpha = like.alpha if like is not None and codec.alpha else None
-    if bit_depth == 16 and not (codec.sixteen_bit and is_grey and alpha is None):
-        bit_depth = 8  # Pillow writes 16 bits only as single-channel grey ("I;16")
     if is_grey and (not codec.grey or (alpha is not None and not codec.grey_alpha)):
         is_grey = False
+    if bit_depth == 16 and (not codec.sixteen_bit or (is_grey and alpha is not None)):
+        bit_depth = 8  # the format holds 8 bits only, or grey + alpha (written at 8 bits)
     array = _quantise(rgb, is_grey=is_grey, bit_depth=bit_depth, alpha=alpha)
     if like is not None and like.alpha is not None and alpha is None:
         logger.debug("%s: %s cannot hold alpha; the alpha plane is dropped", path, codec.format)
 
-    image = Image.fromarray(array)
-    options: dict[str, object] = {}
-    if codec.lossy:
-        options["quality"] = quality
+    icc = exif = None
     if like is not None:
-        icc = like.icc_profile
-        if codec.icc and icc and _icc_colour_space(icc) == (b"GRAY" if is_grey else b"RGB "):
-            options["icc_profile"] = icc
-        elif icc:
+        if codec.icc and like.icc_profile and _icc_colour_space(like.icc_profile) == (b"GRAY" if is_grey else b"RGB "):
+            icc = like.icc_profile
+        elif like.icc_profile:
             logger.debug("%s: ICC profile not embedded (format or colour space does not fit)", path)
-        if codec.exif and like.exif:
-            options["exif"] = like.exif
-    buffer = io.BytesIO()
-    image.save(buffer, format=codec.format, **options)
-    atomic_write_bytes(path, buffer.getvalue())
+        exif = like.exif if codec.exif else None
+    if array.dtype == np.uint16 and array.ndim == 3:  # 16-bit colour: Pillow has no such mode
+        if codec is _PNG:
+            data = _encode_png16(array, icc, exif)
+        else:
+            if exif:
+                logger.debug("%s: 16-bit colour TIFF is written without the EXIF block", path)
+            data = _encode_tiff16(array, icc)
+    else:
+        options: dict[str, object] = {}
+        if codec.lossy:
+            options["quality"] = quality
+        if icc:
+            options["icc_profile"] = icc
+        if exif:
+            options["exif"] = exif
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format=codec.format, **options)
+        data = buffer.getvalue()
+    atomic_write_bytes(path, data)
     return path
+
+
+def _encode_png16(array: np.ndarray, icc: bytes | None, exif: bytes | None) -> bytes:
+    """uint16 HxWx3 or HxWx4 -> PNG bytes (pypng), with iCCP and eXIf chunks where given."""
+    import png
+
+    height, width, planes = array.shape
+    rows = array.astype(">u2").reshape(height, width * planes).view(np.uint8)  # PNG samples are big-endian
+    buffer = io.BytesIO()
+    writer = png.Writer(width, height, greyscale=False, alpha=planes == 4, bitdepth=16)
+    writer.write_packed(buffer, (row.tobytes() for row in rows))
+    extra: list[tuple[bytes, bytes]] = []
+    if icc:  # name, NUL, compression method 0 (zlib), compressed profile
+        extra.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
+    if exif:
+        extra.append((b"eXIf", exif[len(_EXIF_PREFIX) :] if exif.startswith(_EXIF_PREFIX) else exif))
+    if not extra:
+        return buffer.getvalue()
+    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
+    out = io.BytesIO()
+    png.write_chunks(out, [chunks[0], *extra, *chunks[1:]])  # right after IHDR: before IDAT, as both must be
+    return out.getvalue()
+
+
+def _encode_tiff16(array: np.ndarray, icc: bytes | None) -> bytes:
+    """uint16 HxWx3 or HxWx4 -> uncompressed TIFF bytes (tifffile), straight alpha, ICC profile where given."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    extrasamples = ("unassalpha",) if array.shape[2] == 4 else None
+    tifffile.imwrite(
+        buffer,
+        array,
+        photometric="rgb",
+        planarconfig="contig",
+        extrasamples=extrasamples,
+        iccprofile=icc,
+        metadata=None,
+    )
+    return buffer.getvalue()
 
 
 def _icc_colour_space(profile: bytes) -> bytes | None:
