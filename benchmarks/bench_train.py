@@ -6,7 +6,7 @@ loading. Rows:
 
 * ``official 128x5``: the published network, Settings III/IV (128x128 crops, batch 5 per GPU);
 * ``official 128x8``: Setting I, first progressive stage (128x128, batch 8 per GPU, clipping at 0.01);
-* ``small 64x8``: configs/synthetic_small.yaml (the shipped small model's recipe).
+* ``small 64x8``: configs/shipped_small.yaml (the shipped small model's recipe).
 
 Each row runs in its own process, so its peak memory is its own: on CUDA ``torch.cuda.max_memory_allocated``
 (tensors only), on CPU the process's peak resident set (``VmHWM`` from ``/proc/self/status``, Python and torch
@@ -212,10 +212,10 @@ def _rows(sizes: list[tuple[int, int]], small: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": "small",
-                "config": "synthetic_small.yaml",
+                "config": "shipped_small.yaml",
                 "patch": 64,
                 "batch": 8,
-                "protocol": "configs/synthetic_small.yaml",
+                "protocol": "configs/shipped_small.yaml",
             }
         )
     return rows

@@ -23,7 +23,7 @@ def test_every_protocol_has_a_config() -> None:
         "setting3_three_task",
         "setting4_five_task",
         "tiny",
-        "synthetic_small",
+        "shipped_small",
     } <= names
 
 
