@@ -44,6 +44,16 @@ def tiny_config_dict(golden_dir: Path) -> dict:
     return json.loads((golden_dir / "tiny_config.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: its networks are tiny, and on a shared 2-core machine more threads
+    only contend."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture()
 def threads():
     """Restore torch's thread count after a test that changes it."""

@@ -114,13 +114,7 @@ def _copy(src: Path, tmp_path: Path) -> Path:
     return dst
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine two threads make each tiny forward ~20x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class _Identity(torch.nn.Module):

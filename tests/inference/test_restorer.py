@@ -8,7 +8,6 @@ it returns that differs from the input is the restorer's doing (padding, tiling,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,7 @@ from hogformer.inference.restorer import PAD_MULTIPLE, Restorer, check_precision
 ODD_SIZES = [(1, 1), (3, 5), (17, 33), (40, 72)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: these networks are tiny, and on a shared 2-core machine more threads only contend."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(seed: int = 0, identity: bool = False) -> hogformer.HOGformer:
