@@ -15,10 +15,11 @@ from hogformer.data.degradations import degrade
 from hogformer.evaluation.metrics import PROTOCOL_AIO, psnr
 from hogformer.inference.restorer import Restorer
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def restorer() -> Restorer:
-    torch.set_num_threads(1)
     return Restorer(device="cpu")
 
 
