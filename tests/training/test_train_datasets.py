@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config
 from hogformer.training.config import SourceConfig
 from hogformer.training.datasets import (
@@ -22,22 +23,10 @@ from hogformer.training.datasets import (
 )
 
 skdata = pytest.importorskip("skimage.data")
+photos = sample_crops
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-def photos(n: int, size: int = 48, seed: int = 0) -> list[np.ndarray]:
-    """``n`` natural ``size`` x ``size`` uint8 RGB crops of scikit-image's sample photos."""
-    sources = [skdata.astronaut(), skdata.coffee(), skdata.chelsea(), skdata.rocket()]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        img = sources[i % len(sources)]
-        h, w = img.shape[:2]
-        s = int(rng.integers(96, min(h, w)))
-        t, left = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-        crop = Image.fromarray(img[t : t + s, left : left + s]).resize((size, size), Image.BICUBIC)
-        out.append(np.asarray(crop))
-    return out
 
 
 def save(path: Path, img: np.ndarray) -> None:

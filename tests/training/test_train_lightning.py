@@ -23,6 +23,7 @@ from safetensors import safe_open  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 import hogformer  # noqa: E402
+from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config  # noqa: E402
 from hogformer.training.callbacks import AtomicCheckpointIO  # noqa: E402
 from hogformer.training.datamodule import RestorationDataModule  # noqa: E402
@@ -30,21 +31,11 @@ from hogformer.training.module import RestorationModule  # noqa: E402
 from hogformer.training.train import fit, main  # noqa: E402
 
 pytestmark = pytest.mark.slow
+photos = sample_crops
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = CONFIGS / "tiny.yaml"
 
 
-def photos(n: int, size: int = 48, seed: int = 0) -> list[np.ndarray]:
-    sources = [skdata.astronaut(), skdata.coffee(), skdata.chelsea(), skdata.rocket()]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        img = sources[i % len(sources)]
-        h, w = img.shape[:2]
-        s = int(rng.integers(96, min(h, w)))
-        t, left = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-        out.append(np.asarray(Image.fromarray(img[t : t + s, left : left + s]).resize((size, size), Image.BICUBIC)))
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -112,3 +112,22 @@ def export_photos(dest: str | os.PathLike[str], min_side: int = 128) -> list[Pat
 
     dest = Path(dest)
     return [write_image(dest / f"{name}.png", img.astype(np.float32) / 255) for name, img in offline_photos(min_side)]
+
+
+def sample_crops(n: int, size: int = 48, seed: int = 0) -> list[np.ndarray]:
+    """``n`` natural ``size`` x ``size`` uint8 RGB crops of scikit-image's sample photos (random square crops
+    resized with bicubic interpolation), for tests and smoke runs."""
+    import skimage.data as d
+    from PIL import Image
+
+    sources = [d.astronaut(), d.coffee(), d.chelsea(), d.rocket()]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = sources[i % len(sources)]
+        h, w = img.shape[:2]
+        s = int(rng.integers(96, min(h, w)))
+        t, left = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
+        crop = Image.fromarray(img[t : t + s, left : left + s]).resize((size, size), Image.BICUBIC)
+        out.append(np.asarray(crop))
+    return out
