@@ -19,23 +19,7 @@ import subprocess
 import sys
 import time
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
-
-def _peak_rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from _machine import cpu_model, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def worker(spec: dict) -> dict:
@@ -71,7 +55,7 @@ def worker(spec: dict) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    base = _rss_kib()
+    base = proc_status_kib("VmRSS") or 0
     times = []
     for _ in range(spec["repeats"]):
         t = time.perf_counter()
@@ -87,7 +71,11 @@ def worker(spec: dict) -> dict:
             out = model(torch.rand(1, 3, 64, 64, device=device))
             out.mean().backward()
     flops = counter.get_total_flops() * (size * size) / (64 * 64)  # every layer scales with the pixel count
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else (_peak_rss_kib() - base) / 1024
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.type == "cuda"
+        else ((proc_status_kib("VmHWM") or 0) - base) / 1024
+    )
     return {"seconds": min(times), "flops": flops, "peak_mib": peak}
 
 

@@ -29,33 +29,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _machine import cpu_model, proc_status_kib, reset_peak_rss  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 MIB = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------------- worker
-
-
-def _proc_status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset VmHWM to the current resident set (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _max_rss_bytes() -> int:
@@ -91,8 +70,8 @@ def worker(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
     else:
-        base_kib = _proc_status_kib("VmRSS")
-        exact = base_kib is not None and _reset_peak_rss()
+        base_kib = proc_status_kib("VmRSS")
+        exact = base_kib is not None and reset_peak_rss()
         base = base_kib * 1024 if exact else _max_rss_bytes()
     restorer.restore_tensor(torch.rand(1, 3, 32, 32))  # warm-up: kernels, thread pool (its peak is far smaller)
 
@@ -107,7 +86,7 @@ def worker(spec: dict) -> dict:
     if cuda:
         peak = torch.cuda.max_memory_allocated(device) - base
     else:
-        hwm = _proc_status_kib("VmHWM") if exact else None
+        hwm = proc_status_kib("VmHWM") if exact else None
         peak = (hwm * 1024 if hwm is not None else _max_rss_bytes()) - base
     return {"seconds": best, "peak_bytes": peak, "device": str(device)}
 

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _machine import cpu_model, proc_status_kib, reset_peak_rss  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -73,27 +73,12 @@ def machine(device: str, threads: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ one row
 def _peak_rss() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024.0
+    hwm = proc_status_kib("VmHWM")
+    if hwm is not None:
+        return hwm * 1024.0
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _current_rss() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024.0
-    return 0.0
 
 
 def run_row(spec: dict[str, Any]) -> dict[str, Any]:
@@ -148,15 +133,15 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         step(32, 1)  # allocates gradients and optimizer state
 
         def extra(b: int) -> float:
-            before = _current_rss()
-            _reset_peak_rss()
+            before = (proc_status_kib("VmRSS") or 0) * 1024.0
+            reset_peak_rss()
             step(32, b)
             return max(_peak_rss() - before, 0.0)
 
         one, two = extra(1), extra(2)
         per_image = max(two - one, 0.0)  # one more 32x32 image
-        need = _current_rss() + one + per_image * ((patch * patch * batch) / (32 * 32) - 1)
-        available = (_meminfo("MemAvailable") or float("inf")) + _current_rss()
+        need = (proc_status_kib("VmRSS") or 0) * 1024.0 + one + per_image * ((patch * patch * batch) / (32 * 32) - 1)
+        available = (_meminfo("MemAvailable") or float("inf")) + (proc_status_kib("VmRSS") or 0) * 1024.0
         out["estimate"] = need
         if need > 0.85 * available:
             out["skipped"] = f"needs ~{need / 2**30:.0f} GiB, {available / 2**30:.0f} GiB available"
@@ -166,7 +151,7 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         else:
-            _reset_peak_rss()
+            reset_peak_rss()
         for i in range(spec["warmup"] + spec["steps"]):
             sync()
             t0 = time.perf_counter()
