@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from .models import HOGformer, HOGformerConfig
+from .models.layers import sobel_kernels
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +233,6 @@ def check_state_dict(path: Path, config: HOGformerConfig, sd: dict[str, torch.Te
     complete = dict(sd)
     for k in reference:
         if k not in complete:
-            from .models.layers import sobel_kernels
-
             kx, ky = sobel_kernels(reference[k].shape[0])
             complete[k] = kx if k.endswith("sobel_x") else ky
     return complete

@@ -26,6 +26,7 @@ __all__ = [
     "low_light",
     "motion_blur_kernel",
     "official_test_noise",
+    "quantise_8bit",
     "rain",
     "random_blur_kernel",
 ]
@@ -267,6 +268,11 @@ def defocus_kernel(radius: float) -> np.ndarray:
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     kernel = np.clip(radius + 0.5 - np.hypot(yy, xx), 0.0, 1.0)
     return kernel / kernel.sum()
+
+
+def quantise_8bit(img: np.ndarray) -> np.ndarray:
+    """``img`` as an 8-bit file would hold it: clipped to [0, 1], rounded to multiples of 1/255, float32."""
+    return (np.round(np.clip(img, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
 
 
 def random_blur_kernel(rng: np.random.Generator) -> tuple[np.ndarray, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.degradations import DEGRADATIONS, blur, degrade, random_blur_kernel
+from ..data.degradations import DEGRADATIONS, blur, degrade, quantise_8bit, random_blur_kernel
 from .classical import BASELINES, WIENER_BALANCE, BaselineUnavailable, wiener_deconvolve
 from .metrics import PROTOCOL_AIO, evaluate_pair
 
@@ -51,10 +51,6 @@ def _rng(seed: int, photo: str, degradation: str) -> np.random.Generator:
     """One generator per (photo, degradation), independent of which other photos or degradations are run."""
     key = zlib.crc32(f"{photo}/{degradation}".encode())
     return np.random.default_rng(np.random.SeedSequence([seed, key]))
-
-
-def _quantise(img: np.ndarray) -> np.ndarray:
-    return (np.round(np.clip(img, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
 
 
 def _oracle_wiener(clean: np.ndarray, degraded: np.ndarray, rng: np.random.Generator) -> Method | None:
@@ -161,7 +157,7 @@ def quality_table(
             rng = _rng(seed, photo, degradation)
             replay = _rng(seed, photo, degradation)
             degraded_float = degrade(clean, degradation, rng)
-            degraded = _quantise(degraded_float)
+            degraded = quantise_8bit(degraded_float)
             record(degradation, "input", photo, evaluate_pair(degraded, clean, PROTOCOL_AIO), 0.0)
             methods: list[tuple[str, Method, bool]] = [(n, f, False) for n, f in baselines.get(degradation, ())]
             if oracle and degradation == "blur":

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.degradations import degrade
+    from ..data.degradations import degrade, quantise_8bit
     from ..data.io import read_image, write_image
     from ..evaluation.metrics import PROTOCOL_AIO, evaluate_pair
     from .restorer import Restorer
@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for i, name in enumerate(n.strip() for n in args.degradations.split(",") if n.strip()):
         rng = np.random.default_rng(args.seed + i)
-        degraded = np.round(degrade(clean.rgb, name, rng) * 255) / 255  # as an 8-bit file would hold it
-        restored = restorer(degraded.astype(np.float32))
+        degraded = quantise_8bit(degrade(clean.rgb, name, rng))
+        restored = restorer(degraded)
         write_image(out / f"{name}_degraded.png", degraded)
         write_image(out / f"{name}_restored.png", restored)
         before = evaluate_pair(degraded, clean.rgb, PROTOCOL_AIO)

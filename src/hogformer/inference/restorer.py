@@ -14,7 +14,7 @@ import torch
 
 from ..checkpoints import load_model
 from ..models import HOGformer
-from .memory import auto_tile, tune_cpu_allocator
+from .memory import auto_tile
 from .tiling import run_padded, tiled_apply
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,6 @@ class Restorer:
         self.device = pick_device(device)
         self.autocast_dtype = check_precision(self.device, precision)
         self.precision = precision
-        if self.device.type == "cpu":
-            tune_cpu_allocator()
         self.weights_info: Any = None
         if model is None:
             from ..pretrained import resolve_weights
