@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config
-from hogformer.training.config import SourceConfig
+from hogformer.training.config import ConfigError, SourceConfig
 from hogformer.training.datasets import (
     EpochSampler,
     EvalDataset,
@@ -25,8 +26,6 @@ from hogformer.training.datasets import (
 skdata = pytest.importorskip("skimage.data")
 photos = sample_crops
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-
 
 
 def save(path: Path, img: np.ndarray) -> None:
@@ -257,3 +256,39 @@ def test_sampler_splits_ranks_and_resumes_mid_epoch() -> None:
     resumed.set_epoch(2)
     assert len(list(resumed)) == 11
     assert list(ShardSampler(5, 1, 2)) == [1, 3]
+
+
+def test_degrade_context_gives_patches_photo_scale_haze(tmp_path: Path) -> None:
+    """With a context window the haze depth map spans the window, not the patch: across a 16x16 patch of a
+    flat grey photo the haze then varies much less than when the patch itself is degraded."""
+    save(tmp_path / "clean" / "grey.png", np.full((256, 256, 3), 120, dtype=np.uint8))
+    tasks = build_tasks([SourceConfig(kind="synthetic", dir=str(tmp_path / "clean"), degradations=("haze",))])
+    plain = PatchDataset(tasks, 16, augment="none")
+    wide = PatchDataset(tasks, 16, augment="none", degrade_context=256)
+
+    def spread(ds: PatchDataset) -> float:
+        values = []
+        for epoch in range(24):
+            lq = ds[(epoch, 0)]["lq"]
+            assert lq.shape == (3, 16, 16)
+            values.append(float(lq.amax() - lq.amin()))
+        return float(np.mean(values))
+
+    assert spread(wide) < 0.5 * spread(plain)
+    a, b = wide[(3, 0)], wide[(3, 0)]
+    assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])  # still a pure function of the key
+
+
+def test_degrade_context_changes_synthetic_sources_only(adair_root: Path) -> None:
+    config = load_config(CONFIGS / "setting4_five_task.yaml", ["data.patch_size=32"], data_root=adair_root)
+    tasks = build_tasks(config.data.train)  # paired and noise sources of the AdaIR layout
+    plain = PatchDataset(tasks, 32, augment="dihedral7", crop_multiple=16)
+    wide = PatchDataset(tasks, 32, augment="dihedral7", crop_multiple=16, degrade_context=96)
+    for index in range(0, len(plain), 11):
+        a, b = plain[(1, index)], wide[(1, index)]
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+
+
+def test_degrade_context_below_the_patch_is_refused() -> None:
+    with pytest.raises(ConfigError, match="degrade_context"):
+        load_config(CONFIGS / "shipped_small.yaml", ["data.degrade_context=32"])

@@ -26,6 +26,7 @@ import hogformer  # noqa: E402
 from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config  # noqa: E402
 from hogformer.training.callbacks import AtomicCheckpointIO  # noqa: E402
+from hogformer.training.config import ConfigError  # noqa: E402
 from hogformer.training.datamodule import RestorationDataModule  # noqa: E402
 from hogformer.training.module import RestorationModule  # noqa: E402
 from hogformer.training.train import fit, main  # noqa: E402
@@ -34,8 +35,6 @@ pytestmark = pytest.mark.slow
 photos = sample_crops
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = CONFIGS / "tiny.yaml"
-
-
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +311,37 @@ def test_resume_argument(tmp_path: Path) -> None:
     assert _resume_path("auto", tmp_path) == str(last)
     with pytest.raises(FileExistsError, match="--resume"):
         _resume_path(None, tmp_path)
+
+
+class StartWeights(L.Callback):
+    """Records the network's weights when training starts."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.weights = {k: v.detach().clone() for k, v in pl_module.net.state_dict().items()}
+
+
+def test_init_starts_from_the_given_weights(mini_root: Path, tmp_path: Path) -> None:
+    config = load_config(TINY, ["trainer.max_steps=1"], data_root=mini_root)
+    torch.manual_seed(123)
+    start = hogformer.HOGformer(config.model)
+    hogformer.save_model(start, tmp_path / "start.safetensors")
+    seen = StartWeights()
+    init = load_config(TINY, ["trainer.max_steps=1", f"init={tmp_path / 'start.safetensors'}"], data_root=mini_root)
+    fit(init, tmp_path / "run", callbacks=[seen], loggers=False)
+    expected = start.state_dict()
+    assert set(seen.weights) == set(expected)
+    assert all(torch.equal(seen.weights[k], v) for k, v in expected.items())
+
+    fresh = StartWeights()  # without init: the seeded random initialisation, not the file
+    fit(config, tmp_path / "run2", callbacks=[fresh], loggers=False)
+    assert not torch.equal(fresh.weights["output.weight"], expected["output.weight"])
+
+
+def test_init_with_another_network_is_refused(mini_root: Path, tmp_path: Path) -> None:
+    hogformer.save_model(hogformer.HOGformer(hogformer.preset("small")), tmp_path / "small.safetensors")
+    config = load_config(TINY, ["trainer.max_steps=1", f"init={tmp_path / 'small.safetensors'}"], data_root=mini_root)
+    with pytest.raises(ConfigError, match="small.safetensors"):
+        fit(config, tmp_path / "run", loggers=False)
+    missing = load_config(TINY, ["trainer.max_steps=1", "init=no_such_weights"], data_root=mini_root)
+    with pytest.raises(FileNotFoundError, match="no_such_weights"):
+        fit(missing, tmp_path / "run2", loggers=False)

@@ -137,6 +137,9 @@ class DataConfig:
     an image smaller than the patch is padded by reflection at the bottom/right (BasicSR). Validation takes
     the centre ``val_size`` crop of every image, or, with ``val_size: null``, the whole image centre-cropped to a
     multiple of 16 (batch size 1); ``val_limit`` keeps the first N items of each validation task.
+    ``degrade_context`` (synthetic sources): degrade a window of this size around the patch, then cut the patch
+    from it, so that degradations with large-scale structure (the haze depth map, rain streak layout) have the
+    statistics of a whole photo rather than of one small patch; null degrades the patch itself.
     """
 
     root: str = "."
@@ -151,6 +154,7 @@ class DataConfig:
     val_limit: int | None = None
     num_workers: int = 4
     progressive: ProgressiveConfig | None = None
+    degrade_context: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,13 +228,19 @@ class TrainerConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A whole training run. ``model`` is the network's own :class:`~hogformer.models.HOGformerConfig`."""
+    """A whole training run. ``model`` is the network's own :class:`~hogformer.models.HOGformerConfig`.
+
+    ``init`` starts the network from weights instead of a random initialisation (fine-tuning): a checkpoint
+    path (any format :func:`hogformer.load_model` reads) or the name of shipped weights; the file's network must
+    have the configuration of ``model``. A run resumed from a checkpoint takes its weights from the checkpoint.
+    """
 
     name: str
     model: HOGformerConfig
     data: DataConfig
     seed: int = 0
     description: str = ""
+    init: str | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
@@ -251,6 +261,7 @@ class TrainConfig:
             "name": self.name,
             "description": self.description,
             "seed": self.seed,
+            "init": self.init,
             "model": self.model.to_dict(),
             "data": data,
             "optim": _plain(self.optim),
@@ -448,6 +459,10 @@ def _data(raw: Any, key: str = "data") -> DataConfig:
         raise ConfigError(f"{key}.crop_multiple: must be >= 1 or null, got {data.crop_multiple}")
     if data.num_workers < 0:
         raise ConfigError(f"{key}.num_workers: must be >= 0, got {data.num_workers}")
+    if data.degrade_context is not None and data.degrade_context < data.patch_size:
+        raise ConfigError(
+            f"{key}.degrade_context: must be >= patch_size ({data.patch_size}) or null, got {data.degrade_context}"
+        )
     prog = data.progressive
     if prog is not None:
         n = len(prog.patch_sizes)
@@ -550,7 +565,7 @@ def _model(raw: Any, key: str = "model") -> HOGformerConfig:
         raise ConfigError(f"{key}: {err}") from None
 
 
-_TOP = ("name", "description", "seed", "model", "data", "optim", "schedule", "objective", "trainer")
+_TOP = ("name", "description", "seed", "init", "model", "data", "optim", "schedule", "objective", "trainer")
 
 
 def parse_config(raw: Mapping[str, Any], default_name: str = "run") -> TrainConfig:
@@ -572,6 +587,7 @@ def parse_config(raw: Mapping[str, Any], default_name: str = "run") -> TrainConf
         name=name,
         description=_convert(raw.get("description", ""), str, "description"),
         seed=_convert(raw.get("seed", 0), int, "seed"),
+        init=_convert(raw.get("init"), str | None, "init"),
         model=_model(raw.get("model")),
         data=_data(raw["data"]),
         optim=_optim(raw.get("optim", {})),
@@ -641,7 +657,8 @@ def _resolve(path: str, root: Path) -> str:
 
 
 def resolve_paths(config: TrainConfig, data_root: str | os.PathLike[str] | None = None) -> TrainConfig:
-    """Make the data root and every source's ``dir`` and ``names`` absolute.
+    """Make the data root and every source's ``dir`` and ``names`` absolute, and ``init`` when it names an
+    existing file (relative to the working directory; otherwise it is the name of shipped weights).
 
     The root is ``data_root`` when given, else ``data.root`` (relative to the working directory).
     """
@@ -658,7 +675,10 @@ def resolve_paths(config: TrainConfig, data_root: str | os.PathLike[str] | None 
         train=tuple(fix(s) for s in config.data.train),
         val=tuple(fix(s) for s in config.data.val),
     )
-    return dataclasses.replace(config, data=data)
+    init = config.init
+    if init is not None and Path(os.path.expanduser(init)).exists():
+        init = _resolve(init, Path.cwd())
+    return dataclasses.replace(config, data=data, init=init)
 
 
 def load_config(

@@ -32,7 +32,9 @@ class RestorationDataModule(L.LightningDataModule):
         data = config.data
         self.train_tasks: list[Task] = build_tasks(data.train, "data.train")
         self.val_tasks: list[Task] = build_tasks(data.val, "data.val") if data.val else []
-        self.train_set = PatchDataset(self.train_tasks, data.patch_size, config.seed, data.augment, data.crop_multiple)
+        self.train_set = PatchDataset(
+            self.train_tasks, data.patch_size, config.seed, data.augment, data.crop_multiple, data.degrade_context
+        )
         self.val_set = (
             EvalDataset(self.val_tasks, data.val_size, config.seed, data.val_limit) if self.val_tasks else None
         )

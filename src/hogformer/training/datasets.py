@@ -311,7 +311,9 @@ class PatchDataset(Dataset):
     ``dataset[(epoch, index)]`` (or ``dataset[index]`` for epoch 0) is a pure function of the files,
     ``seed``, ``epoch`` and ``index``. Steps: read; centre-crop to ``crop_multiple`` (if set); pad by
     reflection if smaller than the patch; random ``patch_size`` crop (the same place in input and ground
-    truth); flip/rotation per ``augment``; for ``noise``/``synthetic`` tasks, degrade the clean patch.
+    truth); flip/rotation per ``augment``; for ``noise``/``synthetic`` tasks, degrade the clean patch. With
+    ``degrade_context``, a synthetic task's crop is that size (at most the image), degraded whole, and the patch
+    is cut from it at random.
     """
 
     def __init__(
@@ -321,6 +323,7 @@ class PatchDataset(Dataset):
         seed: int = 0,
         augment: str = "dihedral7",
         crop_multiple: int | None = None,
+        degrade_context: int | None = None,
     ) -> None:
         if augment not in ("dihedral7", "dihedral8", "none"):
             raise ValueError(f"augment must be dihedral7, dihedral8 or none, not {augment!r}")
@@ -330,6 +333,7 @@ class PatchDataset(Dataset):
         self.tasks = self.index.tasks
         self.task_names = [t.name for t in self.tasks]
         self.patch_size, self.seed, self.augment, self.crop_multiple = patch_size, seed, augment, crop_multiple
+        self.degrade_context = degrade_context
 
     def __len__(self) -> int:
         return len(self.index)
@@ -347,18 +351,26 @@ class PatchDataset(Dataset):
             gt = center_crop_multiple(gt, self.crop_multiple)
             lq = center_crop_multiple(lq, self.crop_multiple) if lq is not None else None
         p = self.patch_size
+        # Synthetic degradations with a context window are applied to a larger crop first (see DataConfig).
+        context = self.degrade_context if (lq is None and task.kind == "synthetic" and self.degrade_context) else p
         gt = pad_to(gt, p)
         lq = pad_to(lq, p) if lq is not None else None
         h, w = gt.shape[:2]
-        top, left = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-        gt = gt[top : top + p, left : left + p]
-        lq = lq[top : top + p, left : left + p] if lq is not None else None
+        ch, cw = min(context, h), min(context, w)
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        gt = gt[top : top + ch, left : left + cw]
+        lq = lq[top : top + ch, left : left + cw] if lq is not None else None
         if self.augment != "none":
             mode = int(rng.integers(1 if self.augment == "dihedral7" else 0, 8))
             gt = dihedral(gt, mode)
             lq = dihedral(lq, mode) if lq is not None else None
         if lq is None:
             lq = _degrade(task, gt, rng)
+        if gt.shape[0] != p or gt.shape[1] != p:
+            h, w = gt.shape[:2]
+            top, left = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+            gt = np.ascontiguousarray(gt[top : top + p, left : left + p])
+            lq = np.ascontiguousarray(lq[top : top + p, left : left + p])
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": t}
 
 

@@ -29,6 +29,7 @@ from .config import ConfigError, TrainConfig, load_config, write_config
 
 if TYPE_CHECKING:
     import lightning as L
+    import torch
 
 __all__ = ["add_arguments", "fit", "main", "run"]
 
@@ -199,6 +200,23 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
+def init_weights(net: torch.nn.Module, weights: str) -> None:
+    """Load ``weights`` (a checkpoint path or the name of shipped weights) into ``net`` for fine-tuning; the
+    file's network must have ``net``'s configuration."""
+    from ..checkpoints import read_checkpoint
+    from ..pretrained import resolve_weights
+
+    path, _ = resolve_weights(weights)
+    ckpt = read_checkpoint(path)
+    if ckpt.config != net.config:
+        raise ConfigError(
+            f"init: {path} holds a network configured as {ckpt.config.to_dict()}, "
+            f"not this run's model {net.config.to_dict()}"
+        )
+    net.load_state_dict(ckpt.state_dict, strict=True)  # copies into net's own dtype (fp16 files included)
+    log.info("initialised the network from %s", path)
+
+
 def fit(
     config: TrainConfig,
     run_dir: str | os.PathLike[str],
@@ -222,6 +240,8 @@ def fit(
     L.seed_everything(config.seed, verbose=False)
     datamodule = RestorationDataModule(config)
     module = RestorationModule(config, datamodule.task_names)
+    if config.init is not None and resume is None:
+        init_weights(module.net, config.init)
     artifacts = RunArtifacts(run_dir, config.name, tr.checkpoint_every_steps)
     if tr.val_every_steps is not None:
         val_options = {"val_check_interval": tr.val_every_steps * tr.accumulate, "check_val_every_n_epoch": None}
