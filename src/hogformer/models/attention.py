@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import HOG_BINS, HOG_PATCH_SIZE
-from .hog import inverse_permutation, padded_size, patch_hog, patch_sort_index, permute_pixels
+from .hog import hog_from_gradients, inverse_permutation, padded_size, patch_hog, patch_sort_index, permute_pixels
 from .layers import sobel, sobel_kernels
+from .strips import add_by_strips_, bilinear_rows, crop_rows, halo_window
 
 
 def softmax_plus_one(a: torch.Tensor) -> torch.Tensor:
@@ -44,6 +45,12 @@ def _unrows(t: torch.Tensor, channels: int, factor: int, box: bool) -> torch.Ten
     return t.reshape(b, channels, factor * length)
 
 
+def _sequence_key(v: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> torch.Tensor:
+    """Per-channel gradient key of ``v`` (spec 4b.2), ``(B, C, H, W)``."""
+    gx, gy = sobel(v, kx, ky)
+    return torch.sqrt(gx.square() + gy.square() + 1e-6) * ((torch.atan2(gy, gx) + math.pi) / (2 * math.pi))
+
+
 class DHOGSA(nn.Module):
     """Dynamic HOG-aware self-attention of one block (the official ``attn_g_spatial``)."""
 
@@ -61,16 +68,20 @@ class DHOGSA(nn.Module):
         self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
         self.bin_proj = nn.Conv2d(HOG_BINS, dim // 2, kernel_size=1, bias=bias)
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool) -> torch.Tensor:
-        """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``."""
-        heads, factor = self.num_heads, self.factor
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool, head: int | None = None
+    ) -> torch.Tensor:
+        """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``, or with
+        ``head`` the ``C / heads`` channels of that head only."""
+        heads, factor = (self.num_heads, self.factor) if head is None else (1, self.factor)
+        temperature = self.temperature if head is None else self.temperature[head : head + 1]
         q, k = _rows(q, heads, factor, box), _rows(k, heads, factor, box)
         # Cosine similarity of the rows: dividing the small (rows x rows) product by the norms equals
         # L2-normalising q and k first (F.normalize, eps 1e-12) without writing normalised copies of them.
         qn = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
         kn = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
-        a = softmax_plus_one((q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2)) * self.temperature)
-        return _unrows(a @ _rows(v, heads, factor, box), self.dim, factor, box)
+        a = softmax_plus_one((q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2)) * temperature)
+        return _unrows(a @ _rows(v, heads, factor, box), v.shape[1], factor, box)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -88,9 +99,7 @@ class DHOGSA(nn.Module):
         # 4b: order all pixels by a gradient key of v, then two attentions on that sequence.
         qkv = self.qkv_dwconv(self.qkv(x))
         v = qkv[:, 4 * c :]
-        gx, gy = sobel(v, self.sobel_x, self.sobel_y)
-        seq_key = torch.sqrt(gx.square() + gy.square() + 1e-6) * ((torch.atan2(gy, gx) + math.pi) / (2 * math.pi))
-        del gx, gy
+        seq_key = _sequence_key(v, self.sobel_x, self.sobel_y)
         n = h * w
         order = torch.sort(seq_key.sum(dim=1).reshape(b, n), dim=-1).indices
         del seq_key
@@ -110,3 +119,147 @@ class DHOGSA(nn.Module):
         # Undo the patch re-ordering on the first half of the channels.
         unsorted = permute_pixels(out[:, :half], inverse_permutation(patch_index), hp, wp)
         return torch.cat((unsorted, out[:, half:]), dim=1)
+
+    # ------------------------------------------------------------------------------------ low-memory forward
+    def add_low_memory_(self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]) -> torch.Tensor:
+        """``x += DHOGSA(norm(x))`` in place, one strip of rows at a time (inference only).
+
+        The same mathematics as :meth:`forward` (the float64 results agree to rounding) without any
+        full-resolution tensor of more than ``dim`` channels: the patch histograms and re-ordering are
+        strip-local; with one head the attention matrices are sums over pixels, accumulated strip by strip
+        (their sequence order does not change them); with several, the sequence is sorted by a key computed
+        strip by strip and each head's queries, keys and values are scattered straight into sorted order.
+        """
+        hog_small, index = self._hog_pass(x, norm, strips)
+        if self.num_heads == 1:
+            return self._add_one_head_(x, norm, strips, hog_small, index)
+        return self._add_sorted_(x, norm, strips, hog_small, index)
+
+    def _hog_pass(
+        self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step 4a strip by strip: ``bin_proj`` of the patch histograms (patch resolution) and the patch
+        re-ordering index of the whole padded image."""
+        b, c, h, w = x.shape
+        half = c // 2
+        hp, wp = padded_size(h, w, HOG_PATCH_SIZE)
+        index = torch.empty(b, hp * wp, dtype=torch.long, device=x.device)
+        hogs = []
+        for r0, r1 in strips:
+            lo, hi = halo_window(r0, r1, h, 1)
+            gx, gy = sobel(norm(x[:, :, lo:hi])[:, :half], self.sobel_x[:half], self.sobel_y[:half])
+            hog, key = hog_from_gradients(crop_rows(gx, lo, r0, r1), crop_rows(gy, lo, r0, r1))
+            del gx, gy
+            hogs.append(hog)
+            local = patch_sort_index(key)
+            index[:, r0 * wp : r0 * wp + local.shape[1]] = local + r0 * wp
+        return self.bin_proj(torch.cat(hogs, dim=2)), index
+
+    def _input_rows(
+        self, x: torch.Tensor, norm: nn.Module, hog_small: torch.Tensor, index: torch.Tensor, lo: int, hi: int
+    ) -> torch.Tensor:
+        """Rows ``[lo, hi)`` (``lo`` a multiple of the patch size) of the attention's input after step 4a."""
+        b, c, h, w = x.shape
+        half = c // 2
+        wp = padded_size(h, w, HOG_PATCH_SIZE)[1]
+        hs = padded_size(hi - lo, w, HOG_PATCH_SIZE)[0]
+        xn = norm(x[:, :, lo:hi])
+        local = index[:, lo * wp : (lo + hs) * wp] - lo * wp
+        xh = permute_pixels(xn[:, :half], local, hs, wp) + bilinear_rows(hog_small, h, w, lo, hi)
+        return torch.cat((xh, xn[:, half:]), dim=1)
+
+    def _qkv_rows(self, xs: torch.Tensor, channels: torch.Tensor | slice) -> torch.Tensor:
+        """The ``qkv`` then ``qkv_dwconv`` output channels ``channels`` of a window ``xs``."""
+        w1, wd = self.qkv.weight[channels], self.qkv_dwconv.weight[channels]
+        b1 = None if self.qkv.bias is None else self.qkv.bias[channels]
+        bd = None if self.qkv_dwconv.bias is None else self.qkv_dwconv.bias[channels]
+        return F.conv2d(F.conv2d(xs, w1, b1), wd, bd, padding=1, groups=wd.shape[0])
+
+    def _unpermute_rows(self, out: torch.Tensor, index: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
+        """Undo the patch re-ordering on the first half of the channels of output rows ``[r0, r1)``."""
+        b, c, rows, w = out.shape
+        half = c // 2
+        wp = padded_size(rows, w, HOG_PATCH_SIZE)[1]
+        hs = padded_size(r1 - r0, w, HOG_PATCH_SIZE)[0]
+        local = index[:, r0 * wp : (r0 + hs) * wp] - r0 * wp
+        unsorted = permute_pixels(out[:, :half], inverse_permutation(local), hs, wp)
+        return torch.cat((unsorted, out[:, half:]), dim=1)
+
+    def _add_one_head_(
+        self,
+        x: torch.Tensor,
+        norm: nn.Module,
+        strips: list[tuple[int, int]],
+        hog_small: torch.Tensor,
+        index: torch.Tensor,
+    ) -> torch.Tensor:
+        b, c, h, w = x.shape
+        patch = HOG_PATCH_SIZE
+        grams = x.new_zeros(2, b, c, c)
+        squares = x.new_zeros(4, b, c)
+        for r0, r1 in strips:
+            lo, hi = halo_window(r0, r1, h, patch)
+            t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(0, 4 * c))
+            q1, k1, q2, k2 = crop_rows(t, lo, r0, r1).reshape(b, 4, c, -1).unbind(1)
+            del t
+            grams[0].baddbmm_(q1, k1.transpose(1, 2))
+            grams[1].baddbmm_(q2, k2.transpose(1, 2))
+            for i, part in enumerate((q1, k1, q2, k2)):
+                squares[i] += part.square().sum(dim=-1)
+        norms = squares.sqrt().clamp_min(1e-12)
+        attn = [
+            softmax_plus_one(grams[i] / (norms[2 * i, :, :, None] * norms[2 * i + 1, :, None, :]) * self.temperature)
+            for i in range(2)
+        ]
+        del grams
+
+        def delta(r0: int, r1: int) -> torch.Tensor:
+            lo, hi = halo_window(r0, r1, h, patch)
+            v = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
+            v = crop_rows(v, lo, r0, r1).reshape(b, c, -1)
+            out = ((attn[0] @ v) * (attn[1] @ v)).view(b, c, r1 - r0, w)
+            return self._unpermute_rows(self.project_out(out), index, r0, r1)
+
+        return add_by_strips_(x, strips, delta)
+
+    def _add_sorted_(
+        self,
+        x: torch.Tensor,
+        norm: nn.Module,
+        strips: list[tuple[int, int]],
+        hog_small: torch.Tensor,
+        index: torch.Tensor,
+    ) -> torch.Tensor:
+        b, c, h, w = x.shape
+        patch, heads, factor = HOG_PATCH_SIZE, self.num_heads, self.factor
+        n = h * w
+        seq_key = x.new_empty(b, h, w)
+        for r0, r1 in strips:
+            lo, hi = halo_window(r0, r1, h, patch)
+            v = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
+            seq_key[:, r0:r1] = crop_rows(_sequence_key(v, self.sobel_x, self.sobel_y), lo, r0, r1).sum(dim=1)
+        del v
+        inverse = inverse_permutation(torch.sort(seq_key.reshape(b, n), dim=-1).indices)
+        del seq_key
+        npad = n + (-n % factor)
+        width = c // heads
+        out = x.new_empty(b, c, n)
+        for head in range(heads):
+            channels = torch.cat([torch.arange(width) + part * c + head * width for part in range(5)])
+            seq = x.new_zeros(b, 5 * width, npad)  # this head's q1, k1, q2, k2, v in sequence order
+            for r0, r1 in strips:
+                lo, hi = halo_window(r0, r1, h, patch)
+                t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), channels.to(x.device))
+                t = crop_rows(t, lo, r0, r1).reshape(b, 5 * width, -1)
+                seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
+                del t
+            q1, k1, q2, k2, v = seq.chunk(5, dim=1)
+            o = self._attend(q1, k1, v, box=True, head=head)
+            o = o * self._attend(q2, k2, v, box=False, head=head)
+            del seq, q1, k1, q2, k2, v
+            out[:, head * width : (head + 1) * width] = o[:, :, :n].gather(2, inverse[:, None, :].expand(b, width, n))
+            del o
+        out = out.view(b, c, h, w)
+        for r0, r1 in strips:
+            x[:, :, r0:r1] += self._unpermute_rows(self.project_out(out[:, :, r0:r1]), index, r0, r1)
+        return x

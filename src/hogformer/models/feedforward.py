@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .strips import add_by_strips_, crop_rows, halo_window
+
 
 class LayerScale(nn.Module):
     """A learnable per-channel scale ``(1, C, 1, 1)`` (the official ``sigma`` module)."""
@@ -92,6 +94,17 @@ class DIFF(nn.Module):
         t5 = t.view(n, q, 4, h, w)
         t = (t5 + self.sigma.scale.view(1, q, 1, 1, 1) * (t5 - g.view(n, 1, 4, h, w))).view(n, 4 * q, h, w)
         return self.project_out(t)
+
+    def add_low_memory_(self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]) -> torch.Tensor:
+        """``x += DIFF(norm(x))`` in place, one strip of rows at a time with a halo of one row (the 3x3 convs
+        of the phase domain); inference only."""
+        h = x.shape[2]
+
+        def delta(r0: int, r1: int) -> torch.Tensor:
+            lo, hi = halo_window(r0, r1, h, 1)
+            return crop_rows(self(norm(x[:, :, lo:hi])), lo, r0, r1)
+
+        return add_by_strips_(x, strips, delta)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The literal published computation (with both pixel shuffles), for tests."""

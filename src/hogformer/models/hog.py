@@ -55,8 +55,16 @@ def patch_hog(
     Returns ``hog`` of shape ``(B, bins, Hp/patch, Wp/patch)`` (each histogram normalised to sum ~1) and the
     key ``s`` of shape ``(B, Hp, Wp)`` (``sum_c m * (k + 1)``; 0 on padding).
     """
-    b, c, h, w = x.shape
     gx, gy = sobel(x, kx, ky)
+    return hog_from_gradients(gx, gy, patch, bins)
+
+
+def hog_from_gradients(
+    gx: torch.Tensor, gy: torch.Tensor, patch: int = HOG_PATCH_SIZE, bins: int = HOG_BINS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`patch_hog` from the Sobel gradients (so a strip can be binned with gradients taken on a larger
+    window: the patch grid starts at the first row and column of ``gx``)."""
+    b, c, h, w = gx.shape
     mag = torch.sqrt(gx.square() + gy.square() + _MAG_EPS)
     ori = torch.atan2(gy, gx)
     del gx, gy
@@ -68,11 +76,11 @@ def patch_hog(
     hp, wp = padded_size(h, w, patch)
     nh, nw = hp // patch, wp // patch
     # Bin index of every (channel, pixel) in the flattened (patch, bin) histogram grid.
-    row_patch = (torch.arange(h, device=x.device) // patch) * nw
-    col_patch = torch.arange(w, device=x.device) // patch
+    row_patch = (torch.arange(h, device=mag.device) // patch) * nw
+    col_patch = torch.arange(w, device=mag.device) // patch
     cell = (row_patch[:, None] + col_patch[None, :]) * bins  # (H, W)
     index = (k + cell).reshape(b, c * h * w)
-    hist = torch.zeros(b, nh * nw * bins, dtype=x.dtype, device=x.device)
+    hist = torch.zeros(b, nh * nw * bins, dtype=mag.dtype, device=mag.device)
     hist.scatter_add_(1, index, mag.reshape(b, c * h * w))
     # Mean over channels and patch pixels (padding counts as zeros), then normalise per patch.
     hist = hist.view(b, nh * nw, bins) / (c * patch * patch)

@@ -10,6 +10,9 @@ from .block import HOGformerBlock
 from .config import SIZE_MULTIPLE, HOGformerConfig
 from .layers import Downsample, OverlapPatchEmbed, SkipPatchEmbed, Upsample
 
+#: Default strip size of the low-memory mode: 256K pixels (a 2048-pixel-wide image in strips of 128 rows).
+DEFAULT_STRIP_PIXELS = 1 << 18
+
 
 def _level(config: HOGformerConfig, width: int, n_blocks: int, heads: int) -> nn.Sequential:
     hidden = config.hidden_features(width)
@@ -52,27 +55,52 @@ class HOGformer(nn.Module):
         self.reduce_chan_level_1 = nn.Conv2d(2 * d + c, 2 * d, kernel_size=1, bias=bias)
         self.reduce_chan_level_2 = nn.Conv2d(4 * d + c, 4 * d, kernel_size=1, bias=bias)
         self.reduce_chan_level_3 = nn.Conv2d(8 * d + c, 8 * d, kernel_size=1, bias=bias)
+        #: Low-memory mode (:meth:`set_low_memory`): strip size in pixels, or None for the plain forward.
+        self.strip_pixels: int | None = None
+
+    def set_low_memory(self, strip_pixels: int | None = DEFAULT_STRIP_PIXELS) -> HOGformer:
+        """Run the transformer blocks strip by strip (about ``strip_pixels`` pixels a strip) and in place, so
+        that no full-resolution tensor wider than a level's own features is ever allocated; ``None`` turns it
+        off. The mathematics is unchanged (float64 outputs agree with the plain forward to rounding; float32
+        within its usual noise); it is for inference only (the forward refuses to run it with autograd on).
+        Returns the model."""
+        if strip_pixels is not None and strip_pixels < 1:
+            raise ValueError(f"strip_pixels must be >= 1 or None, got {strip_pixels}")
+        self.strip_pixels = strip_pixels
+        return self
+
+    def _run_level(self, level: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        if self.strip_pixels is None:
+            return level(x)
+        for block in level:  # x is always a temporary of forward, so updating it in place is safe
+            block.add_low_memory_(x, self.strip_pixels)
+        return x
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         h, w = img.shape[-2:]
+        if self.strip_pixels is not None and torch.is_grad_enabled():
+            raise RuntimeError(
+                "HOGformer low-memory mode is for inference: run it under torch.no_grad() or "
+                "torch.inference_mode(), or turn it off with set_low_memory(None)"
+            )
         if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
             raise ValueError(
                 f"HOGformer needs height and width divisible by {SIZE_MULTIPLE}, got {h}x{w}; "
                 "pad the input (hogformer.inference.run_padded) or use hogformer.Restorer"
             )
-        enc1 = self.encoder_level1(self.patch_embed(img))
+        enc1 = self._run_level(self.encoder_level1, self.patch_embed(img))
         skip1 = self.skip_patch_embed1(img)
-        enc2 = self.encoder_level2(self.reduce_chan_level_1(torch.cat((self.down1_2(enc1), skip1), 1)))
+        enc2 = self._run_level(self.encoder_level2, self.reduce_chan_level_1(torch.cat((self.down1_2(enc1), skip1), 1)))
         skip2 = self.skip_patch_embed2(skip1)
-        enc3 = self.encoder_level3(self.reduce_chan_level_2(torch.cat((self.down2_3(enc2), skip2), 1)))
+        enc3 = self._run_level(self.encoder_level3, self.reduce_chan_level_2(torch.cat((self.down2_3(enc2), skip2), 1)))
         skip3 = self.skip_patch_embed3(skip2)
-        x = self.latent(self.reduce_chan_level_3(torch.cat((self.down3_4(enc3), skip3), 1)))
+        x = self._run_level(self.latent, self.reduce_chan_level_3(torch.cat((self.down3_4(enc3), skip3), 1)))
         del skip1, skip2, skip3
-        x = self.decoder_level3(self.reduce_chan_level3(torch.cat((self.up4_3(x), enc3), 1)))
+        x = self._run_level(self.decoder_level3, self.reduce_chan_level3(torch.cat((self.up4_3(x), enc3), 1)))
         del enc3
-        x = self.decoder_level2(self.reduce_chan_level2(torch.cat((self.up3_2(x), enc2), 1)))
+        x = self._run_level(self.decoder_level2, self.reduce_chan_level2(torch.cat((self.up3_2(x), enc2), 1)))
         del enc2
-        x = self.decoder_level1(torch.cat((self.up2_1(x), enc1), 1))
+        x = self._run_level(self.decoder_level1, torch.cat((self.up2_1(x), enc1), 1))
         del enc1
-        x = self.refinement(x)
+        x = self._run_level(self.refinement, x)
         return self.output(x) + img
