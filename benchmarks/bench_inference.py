@@ -1,7 +1,8 @@
 """Forward time, training-step time and peak memory of the published network at 256..2048 px on a side.
 
     python benchmarks/bench_inference.py [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
-        [--threads N] [--repeats 2] [--no-train] [--precision fp32|bf16|fp16]
+        [--threads N] [--repeats 2] [--no-train] [--no-plain] [--low-memory [--strip-pixels N]]
+        [--precision fp32|bf16|fp16]
 
 Each measurement runs in a fresh process (the memory peak is per process; CPU: peak RSS increase over the
 process's baseline, GPU: ``torch.cuda.max_memory_allocated``). FLOPs are counted with
@@ -30,6 +31,7 @@ def worker(spec: dict) -> dict:
 
     import hogformer  # noqa: F401  (applies the package's allocator settings)
     from hogformer.models import HOGformer, preset
+    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     device = torch.device(spec["device"])
     torch.manual_seed(0)
@@ -38,9 +40,12 @@ def worker(spec: dict) -> dict:
     x = torch.rand(1, 3, size, size, device=device)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["precision"]]
 
+    if mode == "lowmem":
+        model.set_low_memory(spec.get("strip_pixels") or DEFAULT_STRIP_PIXELS)
+
     def step() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
-        if mode == "forward":
+        if mode in ("forward", "lowmem"):
             with torch.inference_mode(), ctx:
                 model(x)
         else:
@@ -63,8 +68,9 @@ def worker(spec: dict) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
+    model.set_low_memory(None)  # count the network's own FLOPs (the low-memory mode recomputes some of them)
     with FlopCounterMode(display=False) as counter:
-        if mode == "forward":
+        if mode != "train":
             with torch.no_grad():
                 model(torch.rand(1, 3, 64, 64, device=device))
         else:
@@ -116,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     p.add_argument("--no-train", action="store_true", help="forward only")
+    p.add_argument("--no-plain", action="store_true", help="skip the plain forward")
+    p.add_argument("--low-memory", action="store_true", help="also the low-memory forward (HOGformer.set_low_memory)")
+    p.add_argument("--strip-pixels", type=int, default=None, help="strip size of the low-memory forward")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -138,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| size | pass | seconds | s/MP | GFLOP | GFLOP/s | share of matmul rate | peak memory (MiB) | note |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
-    modes = ["forward"] + ([] if args.no_train else ["train"])
+    modes = (
+        ([] if args.no_plain else ["forward"])
+        + (["lowmem"] if args.low_memory else [])
+        + ([] if args.no_train else ["train"])
+    )
     for size in args.sizes:
         for mode in modes:
             need = estimate_gib(size, mode, args.preset)
-            label = "forward" if mode == "forward" else "train step (fwd+bwd)"
+            label = {"forward": "forward", "lowmem": "forward, low memory", "train": "train step (fwd+bwd)"}[mode]
             if need > 0.9 * free_gib:
                 print(
                     f"| {size} | {label} | - | - | - | - | - | - | skipped: needs ~{need:.0f} GiB, "
@@ -157,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": args.threads,
                 "repeats": args.repeats,
                 "precision": args.precision,
+                "strip_pixels": args.strip_pixels,
             }
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
             try:

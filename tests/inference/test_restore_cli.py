@@ -328,6 +328,15 @@ def test_random_network_recomputes_pixels_keeps_alpha(tmp_path: Path, random_wei
     np.testing.assert_array_equal(got[..., 3], rgba[..., 3])
 
 
+def test_low_memory_run_gives_the_whole_image_result(tmp_path: Path, random_weights: Path) -> None:
+    Image.fromarray(_rgb(9, h=40, w=72)).save(tmp_path / "a.png")
+    assert _restore(tmp_path / "a.png", "-o", tmp_path / "plain", "-w", random_weights).rc == 0
+    run = _restore(tmp_path / "a.png", "-o", tmp_path / "low", "-w", random_weights, "--low-memory")
+    assert run.rc == 0 and not run.error_lines()
+    plain, low = _pixels(tmp_path / "plain" / "a.png"), _pixels(tmp_path / "low" / "a.png")
+    assert np.abs(plain.astype(int) - low.astype(int)).max() <= 1  # float32 rounding, then 8 bits
+
+
 def test_tiled_run_equals_input_for_the_identity_network(tmp_path: Path, identity_weights: Path) -> None:
     big = _rgb(8, h=40, w=72)
     Image.fromarray(big).save(tmp_path / "big.png")

@@ -17,6 +17,7 @@ from PIL import Image
 
 import hogformer
 from hogformer.inference.restorer import PAD_MULTIPLE, Restorer, check_precision, pick_device
+from hogformer.models import HOGformerBlock
 
 ODD_SIZES = [(1, 1), (3, 5), (17, 33), (40, 72)]
 
@@ -338,3 +339,22 @@ def test_auto_tile_restores(rand: Restorer) -> None:
     x = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(11))
     auto = Restorer(model=rand.model, device="cpu", tile="auto").restore_tensor(x)
     torch.testing.assert_close(auto, rand.restore_tensor(x), rtol=0, atol=0)  # the tile is far larger
+
+
+def test_low_memory_restorer_matches_the_whole_image_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _tiny(seed=3)
+    x = torch.rand(1, 3, 40, 72)
+    plain = Restorer(model=model, device="cpu").restore_tensor(x)
+    low = Restorer(model=model, device="cpu", low_memory=16 * 80)  # 16-row strips of the padded 48x80 input
+    calls = []
+    strip_forward = HOGformerBlock.add_low_memory_
+    monkeypatch.setattr(
+        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
+    )
+    out = low.restore_tensor(x)
+    assert calls and set(calls) == {16 * 80}
+    assert model.strip_pixels is None  # the caller's model is left as it was
+    assert (plain - x).abs().mean().item() > 1e-2  # the random network changes the image
+    assert (out - plain).abs().mean().item() < 1e-4  # float32 rounding only (the sorts make it chaotic)
+    with pytest.raises(ValueError, match="low_memory"):
+        Restorer(model=model, device="cpu", low_memory=0)

@@ -50,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     o.add_argument("--tile", default=None, help="tile size (multiple of 16) or 'auto'; default: whole images")
     o.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
+    o.add_argument("--low-memory", action="store_true", help="network strip by strip: same results, less memory")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -152,7 +153,12 @@ def run(args: argparse.Namespace) -> int:
     if tile is not None and tile != "auto":
         tile = int(tile)
     restorer = Restorer(
-        args.weights, device=args.device, precision=args.precision, tile=tile, tile_overlap=args.tile_overlap
+        args.weights,
+        device=args.device,
+        precision=args.precision,
+        tile=tile,
+        tile_overlap=args.tile_overlap,
+        low_memory=args.low_memory,
     )
     weights = _weights_record(restorer)
     source = weights.get("name") or weights.get("path") or "model object"
@@ -196,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
             "precision": args.precision,
             "tile": tile,
             "tile_overlap": args.tile_overlap,
+            "low_memory": args.low_memory,
             "seconds": round(seconds, 3),
             "versions": {"hogformer": __version__, "torch": torch.__version__, "numpy": np.__version__},
         }

@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole image")
     p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
     p.add_argument("--batch-size", type=int, default=1, help="tiles processed together")
+    p.add_argument(
+        "--low-memory",
+        action="store_true",
+        help="run the network strip by strip (same results, a fraction of the memory: large images fit whole)",
+    )
     p.add_argument("--suffix", default="", help="added to each output file name before the extension")
     p.add_argument("--format", default="keep", choices=OUTPUT_FORMATS, help="output format (default: the input's)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         tile=tile,
         tile_overlap=args.tile_overlap,
         tile_batch=args.batch_size,
+        low_memory=args.low_memory,
     )
     info = restorer.weights_info
     source = f"shipped weights '{info.name}' ({info.description})" if info else str(restorer.weights_path)

@@ -65,19 +65,31 @@ def available_bytes(device: torch.device) -> int:
         return 4 << 30
 
 
-def bytes_per_pixel(dim: int, element_size: int = 4) -> int:
+def bytes_per_pixel(dim: int, element_size: int = 4, low_memory: bool = False) -> int:
     """Peak activation memory of one forward pass per input pixel, for a network of width ``dim``.
 
     Measured with ``benchmarks/bench_restore.py`` (inference mode, float32, this project's implementation):
     about 8 KB per pixel for the published width 36 and 6-7.6 KB for width 18. The model here is
-    ``2000 + 220 * dim`` bytes at float32, with a safety margin of 1.5x.
+    ``2000 + 220 * dim`` bytes at float32, with a safety margin of 1.5x. The low-memory mode
+    (:meth:`hogformer.models.HOGformer.set_low_memory`) keeps only a few full-resolution feature maps
+    (the level-1 skip, the decoder's input and the upsampling temporaries, about ``24 * dim`` bytes at
+    float32) plus strip buffers; ``benchmarks/bench_inference.py --low-memory`` measured about 2.3 KB per
+    pixel at 512x512 (width 36); the model is ``40 * dim`` bytes plus 1 KB, with the same margin.
     """
-    return int(1.5 * (2000 + 220 * dim) * element_size / 4)
+    per_px = (1024 + 40 * dim) if low_memory else (2000 + 220 * dim)
+    return int(1.5 * per_px * element_size / 4)
 
 
-def auto_tile(device: torch.device, dim: int, element_size: int = 4, multiple: int = 16, fraction: float = 0.6) -> int:
+def auto_tile(
+    device: torch.device,
+    dim: int,
+    element_size: int = 4,
+    multiple: int = 16,
+    fraction: float = 0.6,
+    low_memory: bool = False,
+) -> int:
     """The largest square tile whose forward fits ``fraction`` of the memory available now."""
     budget = available_bytes(device) * fraction
-    side = int((budget / bytes_per_pixel(dim, element_size)) ** 0.5)
-    side = max(multiple * 4, min(side, 4096))
+    side = int((budget / bytes_per_pixel(dim, element_size, low_memory)) ** 0.5)
+    side = max(multiple * 4, min(side, 8192 if low_memory else 4096))
     return side // multiple * multiple

@@ -14,6 +14,7 @@ import torch
 
 from ..checkpoints import load_model
 from ..models import HOGformer
+from ..models.hogformer import DEFAULT_STRIP_PIXELS
 from .memory import auto_tile
 from .tiling import run_padded, tiled_apply
 
@@ -63,7 +64,9 @@ class Restorer:
     shipped default. ``tile``: ``None`` processes whole images, an int processes ``tile x tile`` tiles blended
     over ``tile_overlap`` pixels, ``"auto"`` picks the largest tile the free memory allows (and, on GPU
     out-of-memory, retries with half the tile). Any height and width is accepted (reflect-padded to a multiple
-    of 16 and cropped back).
+    of 16 and cropped back). ``low_memory``: run the network's low-memory mode
+    (:meth:`hogformer.models.HOGformer.set_low_memory`; ``True`` for the default strip size or a strip size in
+    pixels): the same results, a fraction of the activation memory, so large images run whole.
 
     Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
     [0, 1]) or a float tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind and shape: arrays
@@ -82,6 +85,7 @@ class Restorer:
         tile_overlap: int = 32,
         tile_batch: int = 1,
         model: HOGformer | None = None,
+        low_memory: bool | int = False,
     ) -> None:
         self.device = pick_device(device)
         self.autocast_dtype = check_precision(self.device, precision)
@@ -106,6 +110,14 @@ class Restorer:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.tile_batch = tile_batch
+        if low_memory is True:
+            self.strip_pixels: int | None = DEFAULT_STRIP_PIXELS
+        elif low_memory is False or low_memory is None:
+            self.strip_pixels = None
+        elif isinstance(low_memory, int) and low_memory >= 1:
+            self.strip_pixels = low_memory
+        else:
+            raise ValueError(f"low_memory must be True, False or a strip size in pixels (>= 1), got {low_memory!r}")
 
     # ------------------------------------------------------------------------------------------ tensors
 
@@ -115,14 +127,25 @@ class Restorer:
             ctx = contextlib.nullcontext()
         else:
             ctx = torch.autocast(self.device.type, dtype=self.autocast_dtype)
-        with ctx:
-            return self.model(x).float()
+        saved = self.model.strip_pixels
+        self.model.set_low_memory(self.strip_pixels)
+        try:
+            with ctx:
+                return self.model(x).float()
+        finally:
+            self.model.set_low_memory(saved)
 
     def _tile_for(self, x: torch.Tensor) -> int | None:
         if self.tile != "auto":
             return self.tile  # type: ignore[return-value]
         element = 2 if self.autocast_dtype != torch.float32 else 4
-        return auto_tile(self.device, self.model.config.dim, element_size=element, multiple=PAD_MULTIPLE)
+        return auto_tile(
+            self.device,
+            self.model.config.dim,
+            element_size=element,
+            multiple=PAD_MULTIPLE,
+            low_memory=self.strip_pixels is not None,
+        )
 
     def restore_tensor(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Restore ``(B, C, H, W)`` float images in [0, 1]; returns float32 in [0, 1] on the input's device."""
