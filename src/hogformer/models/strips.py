@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from .config import HOG_PATCH_SIZE
 
@@ -66,8 +67,8 @@ def _linear_taps(out_size: int, in_size: int, start: int, stop: int, device: tor
 
 def bilinear_rows(t: torch.Tensor, height: int, width: int, r0: int, r1: int) -> torch.Tensor:
     """Rows ``[r0, r1)`` of ``F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)``
-    without computing the others."""
+    without computing the others: the vertical taps by hand on the small input, the horizontal pass by
+    ``F.interpolate`` itself (a height kept unchanged interpolates nothing vertically)."""
     y0, y1, wy = _linear_taps(height, t.shape[-2], r0, r1, t.device, t.dtype)
-    rows = t[..., y0, :] + wy[:, None] * (t[..., y1, :] - t[..., y0, :])
-    x0, x1, wx = _linear_taps(width, t.shape[-1], 0, width, t.device, t.dtype)
-    return rows[..., x0] + wx * (rows[..., x1] - rows[..., x0])
+    rows = torch.lerp(t[..., y0, :], t[..., y1, :], wy[:, None])
+    return F.interpolate(rows, size=(r1 - r0, width), mode="bilinear", align_corners=False)
