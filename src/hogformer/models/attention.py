@@ -158,15 +158,19 @@ class DHOGSA(nn.Module):
     def _input_rows(
         self, x: torch.Tensor, norm: nn.Module, hog_small: torch.Tensor, index: torch.Tensor, lo: int, hi: int
     ) -> torch.Tensor:
-        """Rows ``[lo, hi)`` (``lo`` a multiple of the patch size) of the attention's input after step 4a."""
+        """Rows ``[lo, hi)`` of the attention's input after step 4a (the patch re-ordering is computed on the
+        whole patches those rows touch, then cut)."""
         b, c, h, w = x.shape
         half = c // 2
         wp = padded_size(h, w, HOG_PATCH_SIZE)[1]
-        hs = padded_size(hi - lo, w, HOG_PATCH_SIZE)[0]
-        xn = norm(x[:, :, lo:hi])
-        local = index[:, lo * wp : (lo + hs) * wp] - lo * wp
-        xh = permute_pixels(xn[:, :half], local, hs, wp) + bilinear_rows(hog_small, h, w, lo, hi)
-        return torch.cat((xh, xn[:, half:]), dim=1)
+        p0 = lo // HOG_PATCH_SIZE * HOG_PATCH_SIZE
+        p1 = min(-(-hi // HOG_PATCH_SIZE) * HOG_PATCH_SIZE, h)
+        hs = padded_size(p1 - p0, w, HOG_PATCH_SIZE)[0]
+        xn = norm(x[:, :, p0:p1])
+        local = index[:, p0 * wp : (p0 + hs) * wp] - p0 * wp
+        xh = permute_pixels(xn[:, :half], local, hs, wp)[:, :, lo - p0 : hi - p0]
+        xh = xh + bilinear_rows(hog_small, h, w, lo, hi)
+        return torch.cat((xh, xn[:, half:, lo - p0 : hi - p0]), dim=1)
 
     def _qkv_rows(self, xs: torch.Tensor, channels: torch.Tensor | slice) -> torch.Tensor:
         """The ``qkv`` then ``qkv_dwconv`` output channels ``channels`` of a window ``xs``."""
@@ -194,11 +198,10 @@ class DHOGSA(nn.Module):
         index: torch.Tensor,
     ) -> torch.Tensor:
         b, c, h, w = x.shape
-        patch = HOG_PATCH_SIZE
         grams = x.new_zeros(2, b, c, c)
         squares = x.new_zeros(4, b, c)
         for r0, r1 in strips:
-            lo, hi = halo_window(r0, r1, h, patch)
+            lo, hi = halo_window(r0, r1, h, 1)  # the depthwise 3x3 of qkv
             t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(0, 4 * c))
             q1, k1, q2, k2 = crop_rows(t, lo, r0, r1).reshape(b, 4, c, -1).unbind(1)
             del t
@@ -214,7 +217,7 @@ class DHOGSA(nn.Module):
         del grams
 
         def delta(r0: int, r1: int) -> torch.Tensor:
-            lo, hi = halo_window(r0, r1, h, patch)
+            lo, hi = halo_window(r0, r1, h, 1)
             v = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
             v = crop_rows(v, lo, r0, r1).reshape(b, c, -1)
             out = ((attn[0] @ v) * (attn[1] @ v)).view(b, c, r1 - r0, w)
@@ -231,11 +234,11 @@ class DHOGSA(nn.Module):
         index: torch.Tensor,
     ) -> torch.Tensor:
         b, c, h, w = x.shape
-        patch, heads, factor = HOG_PATCH_SIZE, self.num_heads, self.factor
+        heads, factor = self.num_heads, self.factor
         n = h * w
         seq_key = x.new_empty(b, h, w)
         for r0, r1 in strips:
-            lo, hi = halo_window(r0, r1, h, patch)
+            lo, hi = halo_window(r0, r1, h, 2)  # the depthwise 3x3 of qkv, then the Sobel filter on v
             v = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
             seq_key[:, r0:r1] = crop_rows(_sequence_key(v, self.sobel_x, self.sobel_y), lo, r0, r1).sum(dim=1)
         del v
@@ -248,7 +251,7 @@ class DHOGSA(nn.Module):
             channels = torch.cat([torch.arange(width) + part * c + head * width for part in range(5)])
             seq = x.new_zeros(b, 5 * width, npad)  # this head's q1, k1, q2, k2, v in sequence order
             for r0, r1 in strips:
-                lo, hi = halo_window(r0, r1, h, patch)
+                lo, hi = halo_window(r0, r1, h, 1)
                 t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), channels.to(x.device))
                 t = crop_rows(t, lo, r0, r1).reshape(b, 5 * width, -1)
                 seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
