@@ -358,3 +358,14 @@ def test_low_memory_restorer_matches_the_whole_image_forward(monkeypatch: pytest
     assert (out - plain).abs().mean().item() < 1e-4  # float32 rounding only (the sorts make it chaotic)
     with pytest.raises(ValueError, match="low_memory"):
         Restorer(model=model, device="cpu", low_memory=0)
+
+
+def test_auto_tile_is_larger_in_low_memory_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hogformer.inference.memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2 << 30)
+    model = _tiny()
+    x = torch.zeros(1, 3, 16, 16)
+    plain = Restorer(model=model, device="cpu", tile="auto")._tile_for(x)
+    low = Restorer(model=model, device="cpu", tile="auto", low_memory=True)._tile_for(x)
+    assert isinstance(plain, int) and isinstance(low, int) and low > 1.5 * plain
