@@ -109,7 +109,7 @@ def estimate_gib(size: int, mode: str, preset: str) -> float:
     from hogformer.inference.memory import bytes_per_pixel
     from hogformer.models import preset as get
 
-    per_px = bytes_per_pixel(get(preset).dim) * (3 if mode == "train" else 1)
+    per_px = bytes_per_pixel(get(preset).dim, low_memory=mode == "lowmem") * (3 if mode == "train" else 1)
     return per_px * size * size / 2**30
 
 
