@@ -358,6 +358,8 @@ def test_low_memory_restorer_matches_the_whole_image_forward(monkeypatch: pytest
     assert (out - plain).abs().mean().item() < 1e-4  # float32 rounding only (the sorts make it chaotic)
     with pytest.raises(ValueError, match="low_memory"):
         Restorer(model=model, device="cpu", low_memory=0)
+    with pytest.raises(ValueError, match="HOGformer"):
+        Restorer(model=torch.nn.Identity(), device="cpu", low_memory=True)
 
 
 def test_auto_tile_is_larger_in_low_memory_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -118,6 +118,8 @@ class Restorer:
             self.strip_pixels = low_memory
         else:
             raise ValueError(f"low_memory must be True, False or a strip size in pixels (>= 1), got {low_memory!r}")
+        if self.strip_pixels is not None and not hasattr(self.model, "set_low_memory"):
+            raise ValueError(f"low_memory needs a HOGformer network, not {type(self.model).__name__}")
 
     # ------------------------------------------------------------------------------------------ tensors
 
@@ -127,6 +129,9 @@ class Restorer:
             ctx = contextlib.nullcontext()
         else:
             ctx = torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        if self.strip_pixels is None:  # the model as it is (a HOGformer may have its own low-memory setting)
+            with ctx:
+                return self.model(x).float()
         saved = self.model.strip_pixels
         self.model.set_low_memory(self.strip_pixels)
         try:
