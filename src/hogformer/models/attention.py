@@ -51,6 +51,14 @@ def _sequence_key(v: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> torch.
     return torch.sqrt(gx.square() + gy.square() + 1e-6) * ((torch.atan2(gy, gx) + math.pi) / (2 * math.pi))
 
 
+def _patch_index_rows(index: torch.Tensor, p0: int, p1: int, width: int) -> tuple[torch.Tensor, int, int]:
+    """The part of a patch re-ordering index (:func:`~hogformer.models.hog.patch_sort_index` over the whole
+    padded image) that covers image rows ``[p0, p1)`` (``p0`` a multiple of the patch size), as an index into
+    those rows alone, with their padded height and width."""
+    hs, wp = padded_size(p1 - p0, width, HOG_PATCH_SIZE)
+    return index[:, p0 * wp : (p0 + hs) * wp] - p0 * wp, hs, wp
+
+
 class DHOGSA(nn.Module):
     """Dynamic HOG-aware self-attention of one block (the official ``attn_g_spatial``)."""
 
@@ -162,12 +170,10 @@ class DHOGSA(nn.Module):
         whole patches those rows touch, then cut)."""
         b, c, h, w = x.shape
         half = c // 2
-        wp = padded_size(h, w, HOG_PATCH_SIZE)[1]
         p0 = lo // HOG_PATCH_SIZE * HOG_PATCH_SIZE
         p1 = min(-(-hi // HOG_PATCH_SIZE) * HOG_PATCH_SIZE, h)
-        hs = padded_size(p1 - p0, w, HOG_PATCH_SIZE)[0]
         xn = norm(x[:, :, p0:p1])
-        local = index[:, p0 * wp : (p0 + hs) * wp] - p0 * wp
+        local, hs, wp = _patch_index_rows(index, p0, p1, w)
         xh = permute_pixels(xn[:, :half], local, hs, wp)[:, :, lo - p0 : hi - p0]
         xh = xh + bilinear_rows(hog_small, h, w, lo, hi)
         return torch.cat((xh, xn[:, half:, lo - p0 : hi - p0]), dim=1)
@@ -179,13 +185,26 @@ class DHOGSA(nn.Module):
         bd = None if self.qkv_dwconv.bias is None else self.qkv_dwconv.bias[channels]
         return F.conv2d(F.conv2d(xs, w1, b1), wd, bd, padding=1, groups=wd.shape[0])
 
+    def _qkv_strip(
+        self,
+        x: torch.Tensor,
+        norm: nn.Module,
+        hog_small: torch.Tensor,
+        index: torch.Tensor,
+        r0: int,
+        r1: int,
+        channels: torch.Tensor | slice,
+    ) -> torch.Tensor:
+        """``qkv`` output channels ``channels`` on rows ``[r0, r1)``, from a window one row larger (the
+        depthwise 3x3), as ``(B, len(channels), (r1 - r0) * W)``."""
+        lo, hi = halo_window(r0, r1, x.shape[2], 1)
+        t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), channels)
+        return crop_rows(t, lo, r0, r1).reshape(x.shape[0], t.shape[1], -1)
+
     def _unpermute_rows(self, out: torch.Tensor, index: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
         """Undo the patch re-ordering on the first half of the channels of output rows ``[r0, r1)``."""
-        b, c, rows, w = out.shape
-        half = c // 2
-        wp = padded_size(rows, w, HOG_PATCH_SIZE)[1]
-        hs = padded_size(r1 - r0, w, HOG_PATCH_SIZE)[0]
-        local = index[:, r0 * wp : (r0 + hs) * wp] - r0 * wp
+        half = out.shape[1] // 2
+        local, hs, wp = _patch_index_rows(index, r0, r1, out.shape[3])
         unsorted = permute_pixels(out[:, :half], inverse_permutation(local), hs, wp)
         return torch.cat((unsorted, out[:, half:]), dim=1)
 
@@ -201,10 +220,9 @@ class DHOGSA(nn.Module):
         grams = x.new_zeros(2, b, c, c)
         squares = x.new_zeros(4, b, c)
         for r0, r1 in strips:
-            lo, hi = halo_window(r0, r1, h, 1)  # the depthwise 3x3 of qkv
-            t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(0, 4 * c))
-            q1, k1, q2, k2 = crop_rows(t, lo, r0, r1).reshape(b, 4, c, -1).unbind(1)
-            del t
+            q1, k1, q2, k2 = (
+                self._qkv_strip(x, norm, hog_small, index, r0, r1, slice(0, 4 * c)).view(b, 4, c, -1).unbind(1)
+            )
             grams[0].baddbmm_(q1, k1.transpose(1, 2))
             grams[1].baddbmm_(q2, k2.transpose(1, 2))
             for i, part in enumerate((q1, k1, q2, k2)):
@@ -217,9 +235,7 @@ class DHOGSA(nn.Module):
         del grams
 
         def delta(r0: int, r1: int) -> torch.Tensor:
-            lo, hi = halo_window(r0, r1, h, 1)
-            v = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
-            v = crop_rows(v, lo, r0, r1).reshape(b, c, -1)
+            v = self._qkv_strip(x, norm, hog_small, index, r0, r1, slice(4 * c, 5 * c))
             out = ((attn[0] @ v) * (attn[1] @ v)).view(b, c, r1 - r0, w)
             return self._unpermute_rows(self.project_out(out), index, r0, r1)
 
@@ -251,9 +267,7 @@ class DHOGSA(nn.Module):
             channels = torch.cat([torch.arange(width) + part * c + head * width for part in range(5)])
             seq = x.new_zeros(b, 5 * width, npad)  # this head's q1, k1, q2, k2, v in sequence order
             for r0, r1 in strips:
-                lo, hi = halo_window(r0, r1, h, 1)
-                t = self._qkv_rows(self._input_rows(x, norm, hog_small, index, lo, hi), channels.to(x.device))
-                t = crop_rows(t, lo, r0, r1).reshape(b, 5 * width, -1)
+                t = self._qkv_strip(x, norm, hog_small, index, r0, r1, channels.to(x.device))
                 seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
                 del t
             q1, k1, q2, k2, v = seq.chunk(5, dim=1)
