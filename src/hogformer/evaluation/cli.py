@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..inference.cli import add_execution_arguments, restorer_from_args
+
 log = logging.getLogger(__name__)
 
 BENCHMARK_CHOICES = ("three-task", "five-task", "allweather", "paired")
@@ -46,11 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("-o", "--output", help="folder for summary.json, per_image.csv, run.json (and images)")
     o.add_argument("--save-images", action="store_true", help="write the restored images under OUTPUT/images/SET/")
     o.add_argument("--limit", type=int, help="evaluate only the first N images of each set (quick checks)")
-    o.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
-    o.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    o.add_argument("--tile", default=None, help="tile size (multiple of 16) or 'auto'; default: whole images")
-    o.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
-    o.add_argument("--low-memory", action="store_true", help="network strip by strip: same results, less memory")
+    add_execution_arguments(o)
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -143,23 +141,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from .. import __version__
-    from ..inference.restorer import Restorer
     from .report import format_table, write_json, write_per_image, write_summary
     from .runner import evaluate_sets
 
     _check_args(args)
     title, sets, data_root = _resolve_sets(args)
-    tile: int | str | None = args.tile
-    if tile is not None and tile != "auto":
-        tile = int(tile)
-    restorer = Restorer(
-        args.weights,
-        device=args.device,
-        precision=args.precision,
-        tile=tile,
-        tile_overlap=args.tile_overlap,
-        low_memory=args.low_memory,
-    )
+    restorer = restorer_from_args(args)
+    tile = restorer.tile
     weights = _weights_record(restorer)
     source = weights.get("name") or weights.get("path") or "model object"
     if weights.get("test_only"):

@@ -13,10 +13,43 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .restorer import Restorer
 
 log = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("keep", "png", "jpg", "webp", "tif", "bmp")
+
+
+def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """How the network runs: the options ``restore`` and ``evaluate`` share, read by :func:`restorer_from_args`."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole images")
+    p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
+    p.add_argument(
+        "--low-memory",
+        action="store_true",
+        help="run the network strip by strip (same results, a fraction of the memory: large images fit whole)",
+    )
+
+
+def restorer_from_args(args: argparse.Namespace, **options: Any) -> Restorer:
+    """The :class:`~hogformer.inference.Restorer` of ``--weights`` and the :func:`add_execution_arguments`
+    options; ``options`` adds other keyword arguments."""
+    from .restorer import Restorer
+
+    return Restorer(
+        args.weights,
+        device=args.device,
+        precision=args.precision,
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
+        low_memory=args.low_memory,
+        **options,
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,16 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
     p.add_argument("-w", "--weights", help="checkpoint file or shipped weights name (default: shipped default)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole image")
-    p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
+    add_execution_arguments(p)
     p.add_argument("--batch-size", type=int, default=1, help="tiles processed together")
-    p.add_argument(
-        "--low-memory",
-        action="store_true",
-        help="run the network strip by strip (same results, a fraction of the memory: large images fit whole)",
-    )
     p.add_argument("--suffix", default="", help="added to each output file name before the extension")
     p.add_argument("--format", default="keep", choices=OUTPUT_FORMATS, help="output format (default: the input's)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality")
@@ -74,23 +99,11 @@ def _roots(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]
 
 def run(args: argparse.Namespace) -> int:
     from ..data.io import ImageReadError, read_image, write_image
-    from .restorer import Restorer
 
     out_dir = Path(args.output)
     files = _roots(args.inputs, args.recursive)
     inputs_resolved = {f.resolve() for f, _ in files}
-    tile: int | str | None = args.tile
-    if tile is not None and tile != "auto":
-        tile = int(tile)
-    restorer = Restorer(
-        args.weights,
-        device=args.device,
-        precision=args.precision,
-        tile=tile,
-        tile_overlap=args.tile_overlap,
-        tile_batch=args.batch_size,
-        low_memory=args.low_memory,
-    )
+    restorer = restorer_from_args(args, tile_batch=args.batch_size)
     info = restorer.weights_info
     source = f"shipped weights '{info.name}' ({info.description})" if info else str(restorer.weights_path)
     if info is not None and info.test_only:

@@ -264,10 +264,10 @@ class DHOGSA(nn.Module):
         width = c // heads
         out = x.new_empty(b, c, n)
         for head in range(heads):
-            channels = torch.cat([torch.arange(width) + part * c + head * width for part in range(5)])
+            channels = torch.cat([torch.arange(width, device=x.device) + part * c + head * width for part in range(5)])
             seq = x.new_zeros(b, 5 * width, npad)  # this head's q1, k1, q2, k2, v in sequence order
             for r0, r1 in strips:
-                t = self._qkv_strip(x, norm, hog_small, index, r0, r1, channels.to(x.device))
+                t = self._qkv_strip(x, norm, hog_small, index, r0, r1, channels)
                 seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
                 del t
             q1, k1, q2, k2, v = seq.chunk(5, dim=1)
