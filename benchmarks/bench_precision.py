@@ -28,22 +28,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--degradations", nargs="+", default=list(DEFAULT_DEGRADATIONS))
     p.add_argument("--max-side", type=int, default=None, help="centre-crop the photos to at most N px a side")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--photos", default=None, help="folder holding copies of the held-out photos (default: sporco's)")
     args = p.parse_args(argv)
 
     import torch
 
     from hogformer import Restorer
+    from hogformer.data.photos import heldout_photos
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if "fp32" not in args.precisions:
         args.precisions.insert(0, "fp32")
+    photos = heldout_photos(args.photos)
     rows: dict[str, dict[str, dict]] = {}
     for precision in args.precisions:
         restorer = Restorer(args.weights, device=args.device, precision=precision)
         start = time.perf_counter()
         table = quality_table(
-            restorer, degradations=args.degradations, max_side=args.max_side, baselines={}, oracle=False
+            restorer, photos, degradations=args.degradations, max_side=args.max_side, baselines={}, oracle=False
         )
         print(f"# {precision}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
         for row in table:

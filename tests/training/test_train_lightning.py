@@ -111,6 +111,9 @@ def test_tiny_model_learns_and_exports(mini_root: Path, tmp_path: Path) -> None:
     # the HOG term is off in the last epoch only
     hog_epochs = {int(r["epoch"]) for r in train if r.get("train/hog")}
     assert hog_epochs == {0, 1, 2}
+    # wall time per step is logged (not for the first step of the run, nor the first after a validation)
+    step_seconds = [float(r["train/step_seconds"]) for r in train if r.get("train/step_seconds")]
+    assert step_seconds and all(0 < t < 60 for t in step_seconds)
 
     # the resolved config, the checkpoint and the exported weights
     assert load_config(run_dir / "config.yaml") == config

@@ -94,15 +94,21 @@ def offline_photos(min_side: int = 128) -> list[tuple[str, np.ndarray]]:
     return sorted(photos, key=lambda p: p[0])
 
 
-def heldout_photos() -> list[tuple[str, np.ndarray]]:
-    """The five held-out photos of ``sporco`` as ``(name, uint8 HxWx3)``."""
-    try:
-        import sporco
-    except ImportError as e:
-        raise ImportError("the held-out photos come with the 'sporco' package: pip install sporco") from e
+def heldout_photos(folder: str | os.PathLike[str] | None = None) -> list[tuple[str, np.ndarray]]:
+    """The five held-out photos of ``sporco`` as ``(name, uint8 HxWx3)``; from ``folder`` (a copy of those
+    files under the same names, for machines without sporco) if given."""
     from PIL import Image
 
-    folder = Path(sporco.__file__).with_name("data")
+    if folder is None:
+        try:
+            import sporco
+        except ImportError as e:
+            raise ImportError("the held-out photos come with the 'sporco' package: pip install sporco") from e
+        folder = Path(sporco.__file__).with_name("data")
+    folder = Path(folder)
+    missing = [n for n in HELDOUT_PHOTOS if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no held-out photo {', '.join(missing)}")
     return [(Path(n).stem, np.asarray(Image.open(folder / n).convert("RGB"))) for n in HELDOUT_PHOTOS]
 
 

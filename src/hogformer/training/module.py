@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 import lightning as L
@@ -104,6 +105,7 @@ class RestorationModule(L.LightningModule):
         #: The data position read from the checkpoint being resumed, or None.
         self.resume_position: tuple[int, int] | None = None
         self._val_sums: torch.Tensor | None = None
+        self._step_clock: float | None = None  # wall clock at the previous training step (None after validation)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return self.net(img)
@@ -156,10 +158,15 @@ class RestorationModule(L.LightningModule):
         for name, value in parts.items():
             self.log(f"train/{name}", value, batch_size=n)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=n)
+        now = time.perf_counter()  # wall time per step, data loading included, validation pauses excluded
+        if self._step_clock is not None:
+            self.log("train/step_seconds", now - self._step_clock, batch_size=n)
+        self._step_clock = now
         return loss
 
     # ---------------------------------------------------------------------------------------- validation
     def on_validation_epoch_start(self) -> None:
+        self._step_clock = None
         # psnr sum, l1 sum, loss sum, count; then psnr sum and count per task
         self._val_sums = torch.zeros(4 + 2 * len(self.task_names), dtype=torch.float64, device=self.device)
 
