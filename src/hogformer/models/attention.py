@@ -25,6 +25,14 @@ def softmax_plus_one(a: torch.Tensor) -> torch.Tensor:
     return e / (e.sum(dim=-1, keepdim=True) + torch.exp(-m))
 
 
+def _float16_matmul(t: torch.Tensor) -> bool:
+    """Whether a matrix product of ``t`` runs in float16 (``t`` is float16, or float16 autocast is on)."""
+    kind = t.device.type
+    return t.dtype == torch.float16 or (
+        torch.is_autocast_enabled(kind) and torch.get_autocast_dtype(kind) == torch.float16
+    )
+
+
 def _rows(t: torch.Tensor, heads: int, factor: int, box: bool) -> torch.Tensor:
     """``(B, C, N)`` (N a multiple of ``factor``) -> ``(B, heads, (C/heads)*factor, N/factor)`` (spec 4b.3)."""
     b, c, n = t.shape
@@ -88,7 +96,11 @@ class DHOGSA(nn.Module):
         # L2-normalising q and k first (F.normalize, eps 1e-12) without writing normalised copies of them.
         qn = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
         kn = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
-        a = softmax_plus_one((q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2)) * temperature)
+        if _float16_matmul(q):  # the raw products of long rows overflow float16 (max 65504): normalise first
+            cos = (q / qn.to(q.dtype)) @ (k / kn.to(k.dtype)).transpose(-1, -2)
+        else:
+            cos = (q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2))
+        a = softmax_plus_one(cos * temperature)
         return _unrows(a @ _rows(v, heads, factor, box), v.shape[1], factor, box)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,12 +229,16 @@ class DHOGSA(nn.Module):
         index: torch.Tensor,
     ) -> torch.Tensor:
         b, c, h, w = x.shape
-        grams = x.new_zeros(2, b, c, c)
-        squares = x.new_zeros(4, b, c)
+        # Sums over every pixel: in float32 when the features are half precision (float16 overflows there).
+        acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+        grams = x.new_zeros(2, b, c, c, dtype=acc)
+        squares = x.new_zeros(4, b, c, dtype=acc)
         for r0, r1 in strips:
             q1, k1, q2, k2 = (
                 self._qkv_strip(x, norm, hog_small, index, r0, r1, slice(0, 4 * c)).view(b, 4, c, -1).unbind(1)
             )
+            if q1.dtype != acc:
+                q1, k1, q2, k2 = (t.to(acc) for t in (q1, k1, q2, k2))
             grams[0].baddbmm_(q1, k1.transpose(1, 2))
             grams[1].baddbmm_(q2, k2.transpose(1, 2))
             for i, part in enumerate((q1, k1, q2, k2)):
