@@ -34,11 +34,13 @@ def worker(spec: dict) -> dict:
     from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     device = torch.device(spec["device"])
+    if device.type == "cuda":  # fp32 is true float32 (as the Restorer runs it); tf32 uses the tensor cores
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = spec["precision"] == "tf32"
     torch.manual_seed(0)
     model = HOGformer(preset(spec["preset"])).to(device)
     size, mode = spec["size"], spec["mode"]
     x = torch.rand(1, 3, size, size, device=device)
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["precision"]]
+    dtype = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["precision"]]
 
     if mode == "lowmem":
         model.set_low_memory(spec.get("strip_pixels") or DEFAULT_STRIP_PIXELS)
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="official")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16", "fp16"))
     p.add_argument("--no-train", action="store_true", help="forward only")
     p.add_argument("--no-plain", action="store_true", help="skip the plain forward")
     p.add_argument("--low-memory", action="store_true", help="also the low-memory forward (HOGformer.set_low_memory)")

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=None, help="weights file or shipped name (default: the shipped default)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=("fp32", "tf32", "bf16", "fp16"))
     p.add_argument("--degradations", nargs="+", default=list(DEFAULT_DEGRADATIONS))
     p.add_argument("--max-side", type=int, default=None, help="centre-crop the photos to at most N px a side")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")

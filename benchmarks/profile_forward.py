@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--preset", default="official")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16", "fp16"))
     p.add_argument("--low-memory", action="store_true")
     p.add_argument("--rows", type=int, default=30)
     args = p.parse_args(argv)
@@ -30,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     from hogformer.models import HOGformer, preset
 
     device = torch.device(args.device)
+    if device.type == "cuda":  # fp32 is true float32 (as the Restorer runs it); tf32 uses the tensor cores
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
     torch.manual_seed(0)
     model = HOGformer(preset(args.preset)).eval().to(device)
     if args.low_memory:
         model.set_low_memory()
     x = torch.rand(1, 3, args.size, args.size, device=device)
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
+    dtype = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
 
     def forward() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)

@@ -302,8 +302,33 @@ def test_check_precision() -> None:
     assert check_precision(cpu, "bf16") == torch.bfloat16
     with pytest.raises(ValueError, match="fp16"):
         check_precision(cpu, "fp16")
-    with pytest.raises(ValueError, match="choose one of fp32, fp16, bf16"):
+    with pytest.raises(ValueError, match="choose one of fp32, tf32, fp16, bf16"):
         check_precision(cpu, "half")
+    with pytest.raises(ValueError, match="tf32 is a CUDA mode"):
+        check_precision(cpu, "tf32")
+
+
+def test_cuda_tf32_sets_both_flags_and_restores_them() -> None:
+    """fp32 on CUDA runs with TF32 off (PyTorch's default TF32 convolutions exceed the float32 bound), tf32 on;
+    the process-wide flags come back as they were, also after an error."""
+    from hogformer.inference.restorer import cuda_tf32
+
+    flags = (torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32")
+    saved = [getattr(o, a) for o, a in flags]
+    try:
+        for start in (True, False):
+            for o, a in flags:
+                setattr(o, a, start)
+            for allow in (True, False):
+                with cuda_tf32(allow):
+                    assert [getattr(o, a) for o, a in flags] == [allow, allow]
+                assert [getattr(o, a) for o, a in flags] == [start, start]
+            with pytest.raises(RuntimeError), cuda_tf32(not start):
+                raise RuntimeError("boom")
+            assert [getattr(o, a) for o, a in flags] == [start, start]
+    finally:
+        for (o, a), v in zip(flags, saved):
+            setattr(o, a, v)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -26,7 +26,13 @@ OUTPUT_FORMATS = ("keep", "png", "jpg", "webp", "tif", "bmp")
 def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """How the network runs: the options ``restore`` and ``evaluate`` share, read by :func:`restorer_from_args`."""
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default auto)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "tf32", "bf16", "fp16"),
+        help="fp32 (default; true float32, also on CUDA), tf32 (CUDA tensor cores for float32), bf16 or fp16 "
+        "(autocast; fp16 GPU-only)",
+    )
     p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole images")
     p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
     p.add_argument(

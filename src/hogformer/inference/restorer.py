@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 #: Inputs are reflect-padded to a multiple of this (as the official Setting I test script does) and cropped back.
 PAD_MULTIPLE = 16
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: Inference precisions: the autocast dtype of each. ``fp32`` is true float32 everywhere (on CUDA with
+#: TensorFloat-32 off: PyTorch's default TF32 convolutions put the published configuration over the 1e-2 float32
+#: bound, 0.0115 measured on an H200); ``tf32`` is CUDA's TF32 convolutions and matrix products.
+PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 T = TypeVar("T")
 
@@ -45,11 +48,25 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+@contextlib.contextmanager
+def cuda_tf32(allow: bool) -> Iterator[None]:
+    """Allow or forbid TensorFloat-32 in CUDA convolutions and matrix products inside the block (both PyTorch
+    flags are process-wide; they are restored on exit)."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def check_precision(device: torch.device, precision: str) -> torch.dtype:
     """The autocast dtype for ``precision`` on ``device``; refuses half precision a device cannot run."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     dtype = PRECISIONS[precision]
+    if precision == "tf32" and device.type != "cuda":
+        raise ValueError(f"tf32 is a CUDA mode (TensorFloat-32 tensor cores), not available on {device.type}; use fp32")
     if dtype == torch.float16 and device.type == "cpu":
         raise ValueError("fp16 is not supported on CPU; use bf16 (on CPUs with AVX512-BF16/AMX) or fp32")
     if dtype == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -123,19 +140,24 @@ class Restorer:
 
     # ------------------------------------------------------------------------------------------ tensors
 
+    @contextlib.contextmanager
+    def _precision(self) -> Iterator[None]:
+        """Autocast for fp16/bf16; on CUDA, TF32 on for ``tf32`` and off otherwise."""
+        with contextlib.ExitStack() as stack:
+            if self.autocast_dtype != torch.float32:
+                stack.enter_context(torch.autocast(self.device.type, dtype=self.autocast_dtype))
+            if self.device.type == "cuda":
+                stack.enter_context(cuda_tf32(self.precision == "tf32"))
+            yield
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        ctx: contextlib.AbstractContextManager[Any]
-        if self.autocast_dtype == torch.float32:
-            ctx = contextlib.nullcontext()
-        else:
-            ctx = torch.autocast(self.device.type, dtype=self.autocast_dtype)
         if self.strip_pixels is None:  # the model as it is (a HOGformer may have its own low-memory setting)
-            with ctx:
+            with self._precision():
                 return self.model(x).float()
         saved = self.model.strip_pixels
         self.model.set_low_memory(self.strip_pixels)
         try:
-            with ctx:
+            with self._precision():
                 return self.model(x).float()
         finally:
             self.model.set_low_memory(saved)
