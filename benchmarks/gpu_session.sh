@@ -5,7 +5,8 @@
 #                                             #   tables (fp32, bf16), precision on real photos, a profile
 #   benchmarks/gpu_session.sh train STEPS S   # stage-3 training of the shipped weights (configs/
 #                                             #   shipped_small_gpu.yaml) for STEPS steps, killed after S s;
-#                                             #   then the new weights against the shipped ones
+#                                             #   then the new weights against the shipped ones. INIT=default
+#                                             #   starts from the shipped weights (runs/ does not travel)
 #
 # Data comes from $GPU_DATA (default .device/, an ignored folder carried with the call): photos/clean (the
 # training photos, `export_photos`), heldout/ (the five sporco photos) and golden/ (tiny_cases and
@@ -58,7 +59,7 @@ train)
   t0=$(date +%s)
   OMP_NUM_THREADS=1 timeout "$limit" python3 -m hogformer.cli train -c configs/shipped_small_gpu.yaml \
     --data-root "$DATA/photos" --output /tmp/run --no-progress-bar "trainer.max_steps=$steps" "schedule.total=$steps" \
-    ${TRAIN_ARGS:-} > "$OUT/train.log" 2>&1
+    ${INIT:+"init=$INIT"} ${TRAIN_ARGS:-} > "$OUT/train.log" 2>&1
   echo "## training: rc $? in $(( $(date +%s) - t0 )) s"; tail -3 "$OUT/train.log"; step_rate /tmp/run
   cp /tmp/run/final.safetensors /tmp/run/best.safetensors /tmp/run/config.yaml "$OUT/" 2>/dev/null
   cp /tmp/run/logs/version_*/metrics.csv "$OUT/" 2>/dev/null
