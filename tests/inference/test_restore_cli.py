@@ -504,3 +504,18 @@ def test_killed_process_leaves_no_partial_output_and_resumes(tmp_path: Path, ide
     run = _restore(tmp_path / "in", "-o", out, "-w", identity_weights, "--skip-existing")
     assert run.rc == 0 and "restored 2, skipped 1, failed 0" in run.err
     _no_partial_outputs(out, {"img0.png", "img1.png", "img2.png"})
+
+
+def test_low_memory_options_default_to_auto_and_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from hogformer.inference.cli import add_execution_arguments
+
+    p = argparse.ArgumentParser()
+    add_execution_arguments(p)
+    assert p.parse_args([]).low_memory == "auto"
+    assert p.parse_args(["--low-memory"]).low_memory is True
+    assert p.parse_args(["--no-low-memory"]).low_memory is False
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(["--low-memory", "--no-low-memory"])
+    assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err

@@ -393,6 +393,56 @@ def test_auto_tile_is_larger_in_low_memory_mode(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2 << 30)
     model = _tiny()
     x = torch.zeros(1, 3, 16, 16)
-    plain = Restorer(model=model, device="cpu", tile="auto")._tile_for(x)
+    plain = Restorer(model=model, device="cpu", tile="auto", low_memory=False)._tile_for(x)
     low = Restorer(model=model, device="cpu", tile="auto", low_memory=True)._tile_for(x)
     assert isinstance(plain, int) and isinstance(low, int) and low > 1.5 * plain
+    # "auto" falls back to the low-memory forward where the plain one would not fit, so its tiles can be as large
+    assert Restorer(model=model, device="cpu", tile="auto")._tile_for(x) == low
+
+
+def _count_strip_forwards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    strip_forward = HOGformerBlock.add_low_memory_
+    monkeypatch.setattr(
+        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
+    )
+    return calls
+
+
+def test_low_memory_auto_on_cpu_from_256x256(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hogformer.inference.restorer import AUTO_LOW_MEMORY_PIXELS
+    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
+
+    model = _tiny(seed=4)
+    auto = Restorer(model=model, device="cpu")  # the default
+    assert auto.strip_pixels == "auto" and AUTO_LOW_MEMORY_PIXELS == 256 * 256
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 240, 256)) is None
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 256, 256)) == DEFAULT_STRIP_PIXELS
+    calls = _count_strip_forwards(monkeypatch)
+    auto.restore_tensor(torch.rand(1, 3, 64, 64))
+    assert calls == []
+    x = torch.rand(1, 3, 256, 272, generator=torch.Generator().manual_seed(5))
+    out = auto.restore_tensor(x)
+    assert calls and set(calls) == {DEFAULT_STRIP_PIXELS} and model.strip_pixels is None
+    calls.clear()
+    plain = Restorer(model=model, device="cpu", low_memory=False).restore_tensor(x)
+    assert calls == []
+    # the same mathematics: float32 through the sorts is chaotic at this size, so the project's float32 bound
+    assert (out - plain).abs().mean().item() < 1e-2 < (plain - x).abs().mean().item()
+    # a network without a low-memory mode is simply run as it is
+    assert Restorer(model=torch.nn.Identity(), device="cpu").strip_pixels is None
+
+
+def test_low_memory_auto_on_a_gpu_only_when_the_plain_forward_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hogformer.inference.restorer as restorer_module
+    from hogformer.inference.memory import bytes_per_pixel
+    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
+
+    auto = Restorer(model=_tiny(), device="cpu")
+    auto.device = torch.device("meta")  # stands for a GPU: only the device type is looked at
+    x = torch.zeros(2, 3, 512, 512)
+    need = 2 * 512 * 512 * bytes_per_pixel(auto.model.config.dim)
+    monkeypatch.setattr(restorer_module, "available_bytes", lambda device: 2 * need)
+    assert auto.strip_pixels_for(x) is None  # fits: the plain forward is the faster one on a GPU
+    monkeypatch.setattr(restorer_module, "available_bytes", lambda device: need)
+    assert auto.strip_pixels_for(x) == DEFAULT_STRIP_PIXELS

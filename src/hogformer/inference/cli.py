@@ -35,10 +35,23 @@ def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup
     )
     p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole images")
     p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
-    p.add_argument(
+    memory = p.add_mutually_exclusive_group()
+    memory.add_argument(
         "--low-memory",
-        action="store_true",
-        help="run the network strip by strip (same results, a fraction of the memory: large images fit whole)",
+        dest="low_memory",
+        action="store_const",
+        const=True,
+        default="auto",
+        help="always run the network strip by strip (same results, a fraction of the memory: large images fit "
+        "whole). Default: automatic, on CPU from 256x256 up (faster there too), on GPU when the plain forward "
+        "would not fit",
+    )
+    memory.add_argument(
+        "--no-low-memory",
+        dest="low_memory",
+        action="store_const",
+        const=False,
+        help="always run the plain forward",
     )
 
 
