@@ -1,0 +1,209 @@
+"""Side by side with the official implementation: forward and training-step time and peak memory, alternating
+fresh processes (issue 7's acceptance check).
+
+    python benchmarks/vs_official.py --official PATH/settingIII&IV/net/model.py [--sizes 256 512]
+        [--train 128x2] [--repeats 3] [--threads 2] [--class-name NAME]
+
+``--official`` is the official code's model file (Fire-friend/HOGformer; it is not shipped here and cannot be
+downloaded on the project's machines). Its network class is the one whose constructor takes ``dim``,
+``num_blocks`` and ``heads`` (or ``--class-name``), built with the published configuration. Both networks get
+the same random weights (the state-dict names are the same) and the same input. Every measurement runs in a fresh
+process in the default environment: the official process never imports this package (whose import sets the
+allocator), the project's does, as a user's would. The order of the two alternates between repeats so that a
+drifting machine favours neither. Rows: forward at each size (``torch.no_grad`` for the official code as its test
+scripts run it; ``torch.inference_mode`` for the project, plain and low-memory), and a training step (forward,
+L1 loss, backward) at ``PATCHxBATCH``. Prints medians, the official/project ratio and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from _machine import cpu_model, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+#: The published configuration (paper; ../shared/golden/README.md), as the official constructor names it.
+PUBLISHED = {
+    "inp_channels": 3,
+    "out_channels": 3,
+    "dim": 36,
+    "num_blocks": [4, 4, 6, 8],
+    "num_refinement_blocks": 4,
+    "heads": [1, 2, 4, 8],
+    "ffn_expansion_factor": 2.667,
+    "bias": False,
+    "LayerNorm_type": "WithBias",
+}
+
+
+def official_class(path: str, name: str | None):
+    """The network class of the official model file (by ``name``, else the one taking dim/num_blocks/heads)."""
+    import torch
+
+    spec = importlib.util.spec_from_file_location("official_model", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path}: not a Python file")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its sibling imports
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if name:
+        return getattr(module, name)
+    found = [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type)
+        and issubclass(c, torch.nn.Module)
+        and c.__module__ == module.__name__
+        and {"dim", "num_blocks", "heads"} <= set(inspect.signature(c.__init__).parameters)
+    ]
+    if len(found) != 1:
+        raise SystemExit(f"{path}: {len(found)} candidate network classes; name one with --class-name")
+    return found[0]
+
+
+def worker(spec: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    from safetensors.torch import load_file
+
+    if spec["impl"] == "official":
+        model = official_class(spec["official"], spec["class_name"])(**spec["config"])
+        grad_off = torch.no_grad
+    else:
+        from hogformer.models import HOGformer, HOGformerConfig
+
+        model = HOGformer(HOGformerConfig.from_dict(spec["config"]))
+        if spec["mode"] == "lowmem":
+            model.set_low_memory()
+        grad_off = torch.inference_mode
+    model.load_state_dict(load_file(spec["weights"]))  # the same 579 names (golden official_full_state_dict.tsv)
+    gen = torch.Generator().manual_seed(0)
+    if spec["mode"] == "train":
+        model.train()
+        x = torch.rand(spec["batch"], 3, spec["size"], spec["size"], generator=gen)
+        y = torch.rand(spec["batch"], 3, spec["size"], spec["size"], generator=gen)
+
+        def run() -> None:
+            (model(x) - y).abs().mean().backward()
+            model.zero_grad(set_to_none=True)
+    else:
+        model.eval()
+        x = torch.rand(1, 3, spec["size"], spec["size"], generator=gen)
+
+        def run() -> None:
+            with grad_off():
+                model(x)
+
+    with torch.no_grad():
+        model.eval()
+        model(torch.rand(1, 3, 64, 64, generator=gen))  # warm-up: kernels, allocator
+    model.train(spec["mode"] == "train")
+    base = proc_status_kib("VmRSS") or 0
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mib": ((proc_status_kib("VmHWM") or 0) - base) / 1024}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--official", help="the official model file (settingIII&IV/net/model.py)")
+    p.add_argument("--class-name", default=None)
+    p.add_argument("--config", default=None, help="JSON file of constructor arguments (default: the published ones)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--train", default="128x2", help="training step PATCHxBATCH ('none' to skip)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per process")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if not args.official or not os.path.isfile(args.official):
+        p.error(f"--official: no such file {args.official!r} (the official code's settingIII&IV/net/model.py)")
+
+    import torch
+    from safetensors.torch import save_file
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+    from hogformer.models import HOGformer, HOGformerConfig
+
+    config = PUBLISHED
+    if args.config:
+        with open(args.config) as f:
+            config = json.load(f)
+    torch.manual_seed(0)
+    net = HOGformer(HOGformerConfig.from_dict(config))
+    with torch.no_grad():  # away from the initialisation, so every branch does real work
+        for t in net.parameters():
+            t.add_(0.005 * torch.randn_like(t))
+    cases = [(s, 1, "forward") for s in args.sizes]
+    if args.train != "none":
+        patch, batch = (int(v) for v in args.train.lower().split("x"))
+        cases.append((patch, batch, "train"))
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "weights.safetensors")
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, weights)
+        results: dict[tuple, list[dict]] = {}
+        for r in range(args.repeats):
+            for size, batch, mode in cases:
+                runs = [("official", mode), ("project", mode)] + ([("project", "lowmem")] if mode == "forward" else [])
+                for impl, m in runs if r % 2 == 0 else runs[::-1]:
+                    spec = {
+                        "impl": impl,
+                        "mode": m,
+                        "size": size,
+                        "batch": batch,
+                        "threads": args.threads,
+                        "weights": weights,
+                        "official": os.path.abspath(args.official),
+                        "class_name": args.class_name,
+                        "config": config,
+                    }
+                    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+                    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+                    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
+                    if done.returncode != 0:
+                        reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
+                        print(f"# {impl} {m} {size}x{batch}: {reason}", file=sys.stderr)
+                        continue
+                    results.setdefault((size, batch, mode, impl, m), []).append(
+                        json.loads(done.stdout.strip().splitlines()[-1])
+                    )
+                    print(f"# repeat {r + 1}: {impl} {m} {size}x{batch} done", file=sys.stderr)
+
+    print(f"- machine: {cpu_model()}, {os.cpu_count()} CPUs, torch threads {args.threads}, torch {torch.__version__}")
+    which = "published configuration" if config is PUBLISHED else f"configuration {args.config}"
+    print(f"- {which}, same random weights and input; median of {args.repeats} alternating processes")
+    print()
+    print("| case | official s | project s | official / project | official peak MiB | project peak MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for size, batch, mode in cases:
+        ref = results.get((size, batch, mode, "official", mode))
+        for m in [mode] + (["lowmem"] if mode == "forward" else []):
+            ours = results.get((size, batch, mode, "project", m))
+            label = f"{size}x{size}" + (f" x{batch} train step" if mode == "train" else " forward")
+            label += " (project low-memory)" if m == "lowmem" else ""
+            if not ref or not ours:
+                print(f"| {label} | - | - | - | - | - |")
+                continue
+            a = statistics.median(x["seconds"] for x in ref)
+            b = statistics.median(x["seconds"] for x in ours)
+            pa = statistics.median(x["peak_mib"] for x in ref)
+            pb = statistics.median(x["peak_mib"] for x in ours)
+            print(f"| {label} | {a:.2f} | {b:.2f} | {a / b:.2f}x | {pa:,.0f} | {pb:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
