@@ -93,7 +93,7 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     device = torch.device(spec["device"])
     config = load_config(CONFIGS / spec["config"], data_root=REPO)
     torch.manual_seed(0)
-    net = HOGformer(config.model).to(device)
+    net = HOGformer(config.model).to(device).set_checkpointing(spec.get("checkpointing", False))
     objective = Objective(config.objective.parts).to(device)
     opt = config.optim
     optimizer = torch.optim.AdamW(
@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=("32", "bf16", "16"), default="32", help="autocast dtype")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--no-guard", action="store_true", help="on CPU, run rows even if they may not fit")
+    parser.add_argument(
+        "--checkpointing", action="store_true", help="activation checkpointing (HOGformer.set_checkpointing)"
+    )
     parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row, print JSON
     args = parser.parse_args(argv)
 
@@ -250,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"- step = forward + L1/Pearson/HOG loss + backward + AdamW; median of {args.steps} after "
         f"{args.warmup} warm-up; precision {args.precision}; random inputs, no data loading"
+        + ("; activation checkpointing" if args.checkpointing else "")
     )
     print()
     print("| network | params | patch x batch | protocol | step time (s) | images/s | peak memory |")
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": threads,
             "precision": args.precision,
             "guard": not args.no_guard,
+            "checkpointing": args.checkpointing,
         }
         model = load_config(CONFIGS / row["config"], data_root=REPO).model
         from hogformer.models import HOGformer

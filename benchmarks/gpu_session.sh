@@ -46,6 +46,9 @@ check)
   echo "## bench bf16"
   timeout 120 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 5 --low-memory \
     --precision bf16 --no-train --timeout 60 | tee "$OUT/bench_bf16.md"
+  echo "## training step with activation checkpointing"
+  timeout 150 python3 benchmarks/bench_train.py --device "$DEVICE" --sizes 256x1,512x1 --no-small --steps 3 \
+    --checkpointing | tee "$OUT/train_checkpointing.md"
   echo "## precision on the held-out photos"
   timeout 90 python3 benchmarks/bench_precision.py --device "$DEVICE" --photos "$DATA/heldout" \
     --precisions fp32 bf16 ${PRECISION_EXTRA-fp16} ${PRECISION_ARGS:-} | tee "$OUT/precision.md"

@@ -348,3 +348,14 @@ def test_init_with_another_network_is_refused(mini_root: Path, tmp_path: Path) -
     missing = load_config(TINY, ["trainer.max_steps=1", "init=no_such_weights"], data_root=mini_root)
     with pytest.raises(FileNotFoundError, match="no_such_weights"):
         fit(missing, tmp_path / "run2", loggers=False)
+
+
+def test_activation_checkpointing_option_reaches_the_network() -> None:
+    config = load_config(TINY, ["trainer.activation_checkpointing=true"])
+    assert config.trainer.activation_checkpointing is True
+    module = RestorationModule(config, ["denoise"])
+    assert module.net.checkpointing
+    x = torch.rand(2, 3, 32, 32)
+    (module.net(x) - x).abs().mean().backward()
+    assert all(p.grad is not None for p in module.net.parameters() if p.requires_grad)
+    assert not RestorationModule(load_config(TINY), ["denoise"]).net.checkpointing  # off by default

@@ -208,7 +208,7 @@ class TrainerConfig:
     """Lightning ``Trainer`` settings. ``accumulate`` is gradient accumulation; ``grad_clip`` clips the global
     gradient norm; ``val_every_steps`` validates every N optimizer steps instead of every
     ``val_every_epochs`` epochs; ``checkpoint_every_steps`` also writes ``last.ckpt`` every N optimizer steps
-    (it is always written at the end of each epoch)."""
+    (it is always written at the end of each epoch); ``activation_checkpointing`` trades time for memory."""
 
     max_epochs: int | None = None
     max_steps: int = -1
@@ -224,6 +224,9 @@ class TrainerConfig:
     log_every_steps: int = 50
     checkpoint_every_steps: int | None = None
     sanity_val_steps: int = 0
+    #: Recompute each transformer block's activations in the backward pass (``HOGformer.set_checkpointing``):
+    #: a fraction of the activation memory for about a third more time per step.
+    activation_checkpointing: bool = False
 
 
 @dataclass(frozen=True)

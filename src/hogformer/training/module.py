@@ -91,7 +91,7 @@ class RestorationModule(L.LightningModule):
     def __init__(self, config: TrainConfig, task_names: list[str] | None = None) -> None:
         super().__init__()
         self.config = config
-        self.net = HOGformer(config.model)
+        self.net = HOGformer(config.model).set_checkpointing(config.trainer.activation_checkpointing)
         self.objective = Objective(config.objective.parts)
         self.task_names = list(task_names or [])
         prog = config.data.progressive
