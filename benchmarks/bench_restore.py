@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="official", choices=("official", "small", "tiny"), help="network width")
     p.add_argument("--weights", help="a checkpoint to benchmark instead of a preset")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16", "fp16"))
     p.add_argument("--tiles", type=_parse_tile, nargs="+", default=[None, 256, 512], help="'whole' and/or tile sides")
     p.add_argument("--tile-overlap", type=int, default=32)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per configuration")
