@@ -409,19 +409,19 @@ def _count_strip_forwards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_low_memory_auto_on_cpu_from_256x256(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_low_memory_auto_on_cpu_above_512x512(monkeypatch: pytest.MonkeyPatch) -> None:
     from hogformer.inference.restorer import AUTO_LOW_MEMORY_PIXELS
     from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     model = _tiny(seed=4)
     auto = Restorer(model=model, device="cpu")  # the default
-    assert auto.strip_pixels == "auto" and AUTO_LOW_MEMORY_PIXELS == 256 * 256
-    assert auto.strip_pixels_for(torch.zeros(1, 3, 240, 256)) is None
-    assert auto.strip_pixels_for(torch.zeros(1, 3, 256, 256)) == DEFAULT_STRIP_PIXELS
+    assert auto.strip_pixels == "auto" and AUTO_LOW_MEMORY_PIXELS == 512 * 512
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 512)) is None
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 528)) == DEFAULT_STRIP_PIXELS
     calls = _count_strip_forwards(monkeypatch)
     auto.restore_tensor(torch.rand(1, 3, 64, 64))
     assert calls == []
-    x = torch.rand(1, 3, 256, 272, generator=torch.Generator().manual_seed(5))
+    x = torch.rand(1, 3, 512, 528, generator=torch.Generator().manual_seed(5))
     out = auto.restore_tensor(x)
     assert calls and set(calls) == {DEFAULT_STRIP_PIXELS} and model.strip_pixels is None
     calls.clear()

@@ -113,3 +113,31 @@ def test_add_by_strips_sees_the_input_as_it_was():
 
     assert add_by_strips_(y, strip_rows(37, 5, 8 * 5), delta) is y
     torch.testing.assert_close(y, expected, rtol=0, atol=1e-12)
+
+
+def test_one_head_attention_skips_the_order_independent_sort():
+    """With one head the gradient order cannot change the attention (sums over all positions, per-position
+    output), so the forward skips the key, the sort and the gathers; the sorted computation (as the official
+    code runs it) gives the same float64 outputs and gradients."""
+    from hogformer.models.attention import DHOGSA
+
+    torch.manual_seed(3)
+    model = HOGformer(preset("tiny")).double().train()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    attns = [m for m in model.modules() if isinstance(m, DHOGSA)]
+    assert any(a.num_heads == 1 for a in attns) and any(a.num_heads > 1 for a in attns)
+    x = torch.rand(2, 3, 40, 56, dtype=torch.float64)
+    results = []
+    for sort in (True, False):
+        for a in attns:
+            a.sort_one_head = sort
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        out.square().mean().backward()
+        results.append((out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}))
+    (ref, ref_grads), (out, grads) = results
+    assert (out - ref).abs().max().item() < 1e-12
+    for k, g in ref_grads.items():
+        torch.testing.assert_close(grads[k], g, rtol=1e-9, atol=1e-13)

@@ -43,8 +43,8 @@ def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup
         const=True,
         default="auto",
         help="always run the network strip by strip (same results, a fraction of the memory: large images fit "
-        "whole). Default: automatic, on CPU from 256x256 up (faster there too), on GPU when the plain forward "
-        "would not fit",
+        "whole). Default: automatic, on CPU above 512x512 pixels (faster there too), on GPU when the plain "
+        "forward would not fit",
     )
     memory.add_argument(
         "--no-low-memory",

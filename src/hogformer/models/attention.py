@@ -83,6 +83,9 @@ class DHOGSA(nn.Module):
         self.qkv_dwconv = nn.Conv2d(dim * 5, dim * 5, kernel_size=3, padding=1, groups=dim * 5, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, kernel_size=1, bias=bias)
         self.bin_proj = nn.Conv2d(HOG_BINS, dim // 2, kernel_size=1, bias=bias)
+        #: Run the (order-independent) one-head attention through the gradient sort anyway, as the official
+        #: code does: only for comparisons (tests, benchmarks); the results agree to rounding.
+        self.sort_one_head = False
 
     def _attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool, head: int | None = None
@@ -118,9 +121,17 @@ class DHOGSA(nn.Module):
 
         # 4b: order all pixels by a gradient key of v, then two attentions on that sequence.
         qkv = self.qkv_dwconv(self.qkv(x))
+        n = h * w
+        if self.num_heads == 1 and not self.sort_one_head:
+            # One head (factor 1): each attention matrix is a sum over all positions and the output at a
+            # position depends on its own v only, so the sequence order changes nothing: no key, sort or gathers
+            # (the float64 results agree with the sorted computation to rounding; tested).
+            q1, k1, q2, k2, v = qkv.view(b, 5 * c, n).chunk(5, dim=1)
+            out = (self._attend(q1, k1, v, box=True) * self._attend(q2, k2, v, box=False)).view(b, c, h, w)
+            del qkv, q1, k1, q2, k2, v
+            return self._finish(out, patch_index, hp, wp)
         v = qkv[:, 4 * c :]
         seq_key = _sequence_key(v, self.sobel_x, self.sobel_y)
-        n = h * w
         order = torch.sort(seq_key.sum(dim=1).reshape(b, n), dim=-1).indices
         del seq_key
         qkv = qkv.reshape(b, 5 * c, n).gather(2, order[:, None, :].expand(b, 5 * c, n))
@@ -134,9 +145,12 @@ class DHOGSA(nn.Module):
         del q1, k1, q2, k2, v
         out = out[:, :, :n]
         out = out.gather(2, inverse_permutation(order)[:, None, :].expand(b, c, n)).view(b, c, h, w)
-        out = self.project_out(out)
+        return self._finish(out, patch_index, hp, wp)
 
-        # Undo the patch re-ordering on the first half of the channels.
+    def _finish(self, out: torch.Tensor, patch_index: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
+        """``project_out``, then undo the patch re-ordering on the first half of the channels."""
+        out = self.project_out(out)
+        half = out.shape[1] // 2
         unsorted = permute_pixels(out[:, :half], inverse_permutation(patch_index), hp, wp)
         return torch.cat((unsorted, out[:, half:]), dim=1)
 
