@@ -2,13 +2,15 @@
 
     python benchmarks/bench_inference.py [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
         [--threads N] [--repeats 2] [--no-train] [--no-plain] [--low-memory [--strip-pixels N]]
-        [--precision fp32|bf16|fp16]
+        [--precision fp32|tf32|bf16|fp16]
 
 Each measurement runs in a fresh process (the memory peak is per process; CPU: peak RSS increase over the
 process's baseline, GPU: ``torch.cuda.max_memory_allocated``). FLOPs are counted with
-``torch.utils.flop_counter`` (convolutions and matrix products), and the achieved rate is compared with the
-machine's measured float32 matmul rate. Configurations estimated to exceed the free memory are skipped and
-say so. Prints a markdown table and the machine.
+``torch.utils.flop_counter`` (convolutions and matrix products; a training step counts 3x the forward), and the
+achieved rate is compared with the machine's measured true-float32 matmul rate (tf32/bf16/fp16 rows can exceed
+100% of it). On CUDA, fp32 is true float32 (TF32 off, as the Restorer runs it) and tf32 turns TF32 on.
+Configurations estimated to exceed the free memory are skipped and say so. Prints a markdown table and the
+machine.
 """
 
 from __future__ import annotations

@@ -65,7 +65,10 @@ def precision_rows(device: torch.device, size: int) -> list[tuple[str, float, fl
     with torch.no_grad():
         for p in model64.parameters():
             p.add_(0.005 * torch.randn_like(p))
-    photo = skimage.data.astronaut()[:size, 128 : 128 + size].astype(np.float64) / 255.0
+    if size > 512:
+        raise SystemExit(f"--size {size}: the astronaut photo is 512x512")
+    left = min(128, 512 - size)
+    photo = skimage.data.astronaut()[:size, left : left + size].astype(np.float64) / 255.0
     x = torch.from_numpy(photo).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
     model64 = model64.to(device)
     with torch.no_grad():

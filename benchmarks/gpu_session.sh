@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks of one lent-GPU session (the `device` tool), prepared to run unattended in two calls:
 #
-#   benchmarks/gpu_session.sh check           # ~5 min: training probe, golden float64 on the GPU, benchmark
-#                                             #   tables (fp32, bf16), precision on real photos, a profile
+#   benchmarks/gpu_session.sh check           # ~8 min on an H200 (461 s once; the per-step timeouts allow
+#                                             #   more: trim SIZES on a slower card): training probe, golden
+#                                             #   float64 on the GPU, benchmark tables (fp32, bf16), a
+#                                             #   checkpointed training step, precision on real photos, a profile
 #   benchmarks/gpu_session.sh train STEPS S   # stage-3 training of the shipped weights (configs/
 #                                             #   shipped_small_gpu.yaml) for STEPS steps, killed after S s;
 #                                             #   then the new weights against the shipped ones. INIT=default
@@ -41,10 +43,10 @@ check)
   echo "## equivalence"
   timeout 120 python3 benchmarks/device_equivalence.py --device "$DEVICE" --golden "$DATA/golden" | tee "$OUT/equivalence.md"
   echo "## bench fp32"
-  timeout 240 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 5 --low-memory \
+  timeout 240 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 3 --low-memory \
     --timeout 90 | tee "$OUT/bench_fp32.md"
   echo "## bench bf16"
-  timeout 120 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 5 --low-memory \
+  timeout 120 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 3 --low-memory \
     --precision bf16 --no-train --timeout 60 | tee "$OUT/bench_bf16.md"
   echo "## training step with activation checkpointing"
   timeout 150 python3 benchmarks/bench_train.py --device "$DEVICE" --sizes 256x1,512x1 --no-small --steps 3 \

@@ -1,7 +1,7 @@
 """Where one forward of the network spends its time: PyTorch's profiler, operators sorted by self time.
 
     python benchmarks/profile_forward.py [--device cpu|cuda] [--size 1024] [--preset official]
-        [--precision fp32|bf16|fp16] [--low-memory] [--rows 30]
+        [--precision fp32|tf32|bf16|fp16] [--low-memory] [--rows 30]
 
 Warms up twice at the size, then profiles one forward under ``torch.inference_mode`` and prints the profiler's
 table (on CUDA sorted by the kernels' own time, else by CPU self time) and the wall time of the profiled pass.
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         forward()
         wall = time.perf_counter() - start
-    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(
         f"# {args.preset} {args.size}x{args.size} {args.precision}{' low memory' if args.low_memory else ''} "
         f"on {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}: {wall:.3f} s profiled"

@@ -103,11 +103,13 @@ def worker(spec: dict) -> dict:
             with grad_off():
                 model(x)
 
+    # The baseline is taken before the warm-up: the project's process keeps freed memory (its allocator
+    # setting), the official one returns it, so a baseline after the warm-up would differ between them.
+    base = proc_status_kib("VmRSS") or 0
     with torch.no_grad():
         model.eval()
         model(torch.rand(1, 3, 64, 64, generator=gen))  # warm-up: kernels, allocator
     model.train(spec["mode"] == "train")
-    base = proc_status_kib("VmRSS") or 0
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start

@@ -8,6 +8,7 @@ it returns that differs from the input is the restorer's doing (padding, tiling,
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -308,27 +309,53 @@ def test_check_precision() -> None:
         check_precision(cpu, "tf32")
 
 
-def test_cuda_tf32_sets_both_flags_and_restores_them() -> None:
+def _tf32_state() -> tuple[object, object]:
+    matmul, conv = torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)
+    if hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):  # torch >= 2.9
+        return matmul.fp32_precision, conv.fp32_precision
+    return torch.backends.cudnn.allow_tf32, matmul.allow_tf32
+
+
+def test_cuda_tf32_sets_both_settings_and_restores_them() -> None:
     """fp32 on CUDA runs with TF32 off (PyTorch's default TF32 convolutions exceed the float32 bound), tf32 on;
-    the process-wide flags come back as they were, also after an error."""
+    the process-wide settings come back as they were, also after an error, and the legacy flags stay readable
+    (mixing PyTorch's two TF32 APIs makes them raise)."""
     from hogformer.inference.restorer import cuda_tf32
 
-    flags = (torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32")
-    saved = [getattr(o, a) for o, a in flags]
-    try:
-        for start in (True, False):
-            for o, a in flags:
-                setattr(o, a, start)
-            for allow in (True, False):
-                with cuda_tf32(allow):
-                    assert [getattr(o, a) for o, a in flags] == [allow, allow]
-                assert [getattr(o, a) for o, a in flags] == [start, start]
-            with pytest.raises(RuntimeError), cuda_tf32(not start):
-                raise RuntimeError("boom")
-            assert [getattr(o, a) for o, a in flags] == [start, start]
-    finally:
-        for (o, a), v in zip(flags, saved):
-            setattr(o, a, v)
+    new_api = hasattr(torch.backends.cuda.matmul, "fp32_precision")
+    on, off = (("tf32", "tf32"), ("ieee", "ieee")) if new_api else ((True, True), (False, False))
+    start = _tf32_state()
+    for allow, expected in ((True, on), (False, off)):
+        with cuda_tf32(allow):
+            assert _tf32_state() == expected
+        assert _tf32_state() == start
+    with pytest.raises(RuntimeError, match="boom"), cuda_tf32(True):
+        raise RuntimeError("boom")
+    assert _tf32_state() == start
+    assert isinstance(torch.backends.cudnn.allow_tf32, bool) and isinstance(torch.backends.cuda.matmul.allow_tf32, bool)
+
+
+def test_precision_context_asks_for_tf32_only_with_tf32(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hogformer.inference.restorer as restorer_module
+
+    asked: list[bool] = []
+
+    @contextlib.contextmanager
+    def record(allow: bool):
+        asked.append(allow)
+        yield
+
+    monkeypatch.setattr(restorer_module, "cuda_tf32", record)
+    r = Restorer(model=_tiny(), device="cpu")
+    with r._precision():  # CPU: the CUDA settings are left alone
+        pass
+    assert asked == []
+    r.device = torch.device("cuda")  # only the device type is looked at
+    for precision in ("fp32", "tf32", "fp32"):
+        r.precision = precision
+        with r._precision():
+            pass
+    assert asked == [False, True, False]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -43,10 +43,12 @@ def tune_cpu_allocator() -> bool:
 
 
 def available_bytes(device: torch.device) -> int:
-    """Memory free for a forward pass on ``device`` (GPU: free device memory; CPU: MemAvailable)."""
+    """Memory free for a forward pass on ``device`` (GPU: free device memory plus what PyTorch's caching
+    allocator holds unused, so the answer does not shrink after a large forward; CPU: MemAvailable)."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)
     if device.type == "mps":
         try:
             return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())

@@ -52,14 +52,24 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
 @contextlib.contextmanager
 def cuda_tf32(allow: bool) -> Iterator[None]:
-    """Allow or forbid TensorFloat-32 in CUDA convolutions and matrix products inside the block (both PyTorch
-    flags are process-wide; they are restored on exit)."""
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = allow
+    """Allow or forbid TensorFloat-32 in CUDA convolutions and matrix products inside the block. The settings
+    are process-wide and restored on exit. PyTorch >= 2.9 has per-backend ``fp32_precision`` settings, and
+    mixing them with the older ``allow_tf32`` flags makes the latter raise, so those are used where they exist."""
+    matmul, conv = torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)
+    if hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):
+        saved = matmul.fp32_precision, conv.fp32_precision
+        matmul.fp32_precision = conv.fp32_precision = "tf32" if allow else "ieee"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision, conv.fp32_precision = saved
+        return
+    saved_flags = torch.backends.cudnn.allow_tf32, matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = allow
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = saved_flags
 
 
 def check_precision(device: torch.device, precision: str) -> torch.dtype:
@@ -87,7 +97,8 @@ class Restorer:
     (:meth:`hogformer.models.HOGformer.set_low_memory`; ``True`` for the default strip size or a strip size in
     pixels): the same results, a fraction of the activation memory, so large images run whole. The default,
     ``"auto"``, picks per forward (:meth:`strip_pixels_for`): on CPU above 512x512 pixels, elsewhere when the
-    plain forward would not fit; ``False`` always runs the plain forward.
+    plain forward would not fit; ``False`` runs the network as it is (the plain forward, unless the model
+    passed in was set to low memory by its owner).
 
     Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
     [0, 1]) or a float tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind and shape: arrays

@@ -97,13 +97,15 @@ class DHOGSA(nn.Module):
         q, k = _rows(q, heads, factor, box), _rows(k, heads, factor, box)
         # Cosine similarity of the rows: dividing the small (rows x rows) product by the norms equals
         # L2-normalising q and k first (F.normalize, eps 1e-12) without writing normalised copies of them.
-        qn = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
-        kn = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
+        # Norms of half-precision rows in float32: a long row's norm alone can exceed float16's range.
+        wide = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else None
+        qn = torch.linalg.vector_norm(q, dim=-1, keepdim=True, dtype=wide).clamp_min(1e-12)
+        kn = torch.linalg.vector_norm(k, dim=-1, keepdim=True, dtype=wide).clamp_min(1e-12)
         if _float16_matmul(q):  # the raw products of long rows overflow float16 (max 65504): normalise first
-            cos = (q / qn.to(q.dtype)) @ (k / kn.to(k.dtype)).transpose(-1, -2)
+            cos = (q * qn.reciprocal().to(q.dtype)) @ (k * kn.reciprocal().to(k.dtype)).transpose(-1, -2)
         else:
             cos = (q @ k.transpose(-1, -2)) / (qn * kn.transpose(-1, -2))
-        a = softmax_plus_one(cos * temperature)
+        a = softmax_plus_one(cos * temperature).to(v.dtype)
         return _unrows(a @ _rows(v, heads, factor, box), v.shape[1], factor, box)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -258,8 +260,10 @@ class DHOGSA(nn.Module):
             for i, part in enumerate((q1, k1, q2, k2)):
                 squares[i] += part.square().sum(dim=-1)
         norms = squares.sqrt().clamp_min(1e-12)
-        attn = [
-            softmax_plus_one(grams[i] / (norms[2 * i, :, :, None] * norms[2 * i + 1, :, None, :]) * self.temperature)
+        attn = [  # back in x's precision: a half-precision model (no autocast) multiplies it with its own v
+            softmax_plus_one(
+                grams[i] / (norms[2 * i, :, :, None] * norms[2 * i + 1, :, None, :]) * self.temperature
+            ).to(x.dtype)
             for i in range(2)
         ]
         del grams
