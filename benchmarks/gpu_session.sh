@@ -48,6 +48,9 @@ check)
   echo "## bench bf16"
   timeout 120 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes $SIZES --repeats 3 --low-memory \
     --precision bf16 --no-train --timeout 60 | tee "$OUT/bench_bf16.md"
+  echo "## the one-head sort skip, A/B (the official code sorts there)"
+  timeout 60 python3 benchmarks/bench_inference.py --device "$DEVICE" --sizes 1024 --repeats 3 --no-train \
+    --sort-one-head --timeout 50 | tee "$OUT/bench_sorted.md"
   echo "## training step with activation checkpointing"
   timeout 150 python3 benchmarks/bench_train.py --device "$DEVICE" --sizes 256x1,512x1 --no-small --steps 3 \
     --checkpointing | tee "$OUT/train_checkpointing.md"
