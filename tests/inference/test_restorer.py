@@ -473,3 +473,33 @@ def test_low_memory_auto_on_a_gpu_only_when_the_plain_forward_would_not_fit(monk
     assert auto.strip_pixels_for(x) is None  # fits: the plain forward is the faster one on a GPU
     monkeypatch.setattr(restorer_module, "available_bytes", lambda device: need)
     assert auto.strip_pixels_for(x) == DEFAULT_STRIP_PIXELS
+
+
+def test_low_memory_auto_falls_back_when_the_plain_forward_runs_out_of_memory(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
+
+    model = _tiny(seed=6)
+    forward = type(model).forward
+    modes: list[int | None] = []
+
+    def tight_memory(self, x):  # the plain forward does not fit after all; the low-memory one does
+        modes.append(self.strip_pixels)
+        if self.strip_pixels is None:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return forward(self, x)
+
+    monkeypatch.setattr(type(model), "forward", tight_memory)
+    x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(7))
+    auto = Restorer(model=model, device="cpu")
+    assert auto.strip_pixels == "auto" and auto.strip_pixels_for(x) is None  # the estimate says plain fits
+    with caplog.at_level("WARNING", logger="hogformer.inference.restorer"):
+        out = auto.restore_tensor(x)
+    assert modes == [None, DEFAULT_STRIP_PIXELS] and torch.isfinite(out).all()
+    assert "retrying with the low-memory forward" in caplog.text
+    assert model.strip_pixels is None  # left as it was
+    modes.clear()
+    with pytest.raises(torch.OutOfMemoryError):  # asked for the plain forward: no silent switch
+        Restorer(model=model, device="cpu", low_memory=False).restore_tensor(x)
+    assert modes == [None]

@@ -188,10 +188,23 @@ class Restorer:
             yield
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        strip_pixels = self.strip_pixels_for(x)
         if self.strip_pixels is None:  # the model as it is (a HOGformer may have its own low-memory setting)
             with self._precision():
                 return self.model(x).float()
+        strip_pixels = self.strip_pixels_for(x)
+        if strip_pixels is None and self.strip_pixels == "auto":
+            try:
+                return self._run(x, None)
+            except torch.OutOfMemoryError:  # the estimate was optimistic: the same result in low memory
+                log.warning(
+                    "out of memory in the plain forward on %dx%d; retrying with the low-memory forward", *x.shape[-2:]
+                )
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                strip_pixels = DEFAULT_STRIP_PIXELS
+        return self._run(x, strip_pixels)
+
+    def _run(self, x: torch.Tensor, strip_pixels: int | None) -> torch.Tensor:
         saved = self.model.strip_pixels
         self.model.set_low_memory(strip_pixels)
         try:
