@@ -159,6 +159,11 @@ class Restorer:
         if self.strip_pixels is not None and not hasattr(self.model, "set_low_memory"):
             raise ValueError(f"low_memory needs a HOGformer network, not {type(self.model).__name__}")
 
+    @property
+    def _element_size(self) -> int:
+        """Bytes per activation value: 2 under half-precision autocast, else 4."""
+        return 2 if self.autocast_dtype != torch.float32 else 4
+
     def strip_pixels_for(self, x: torch.Tensor) -> int | None:
         """The strip size of the forward on ``x`` (None: the plain forward). With ``low_memory="auto"``: on CPU
         the low-memory forward above :data:`AUTO_LOW_MEMORY_PIXELS` pixels, where it is also the faster one
@@ -171,8 +176,7 @@ class Restorer:
         b, _, h, w = x.shape
         if self.device.type == "cpu":
             return DEFAULT_STRIP_PIXELS if h * w > AUTO_LOW_MEMORY_PIXELS else None
-        element = 2 if self.autocast_dtype != torch.float32 else 4
-        need = b * h * w * bytes_per_pixel(self.model.config.dim, element)
+        need = b * h * w * bytes_per_pixel(self.model.config.dim, self._element_size)
         return None if need <= 0.8 * available_bytes(self.device) else DEFAULT_STRIP_PIXELS
 
     # ------------------------------------------------------------------------------------------ tensors
@@ -216,11 +220,10 @@ class Restorer:
     def _tile_for(self, x: torch.Tensor) -> int | None:
         if self.tile != "auto":
             return self.tile  # type: ignore[return-value]
-        element = 2 if self.autocast_dtype != torch.float32 else 4
         return auto_tile(
             self.device,
             self.model.config.dim,
-            element_size=element,
+            element_size=self._element_size,
             multiple=PAD_MULTIPLE,
             low_memory=self.strip_pixels is not None,  # "auto" switches to it where the plain forward won't fit
         )

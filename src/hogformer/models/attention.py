@@ -131,7 +131,7 @@ class DHOGSA(nn.Module):
             q1, k1, q2, k2, v = qkv.view(b, 5 * c, n).chunk(5, dim=1)
             out = (self._attend(q1, k1, v, box=True) * self._attend(q2, k2, v, box=False)).view(b, c, h, w)
             del qkv, q1, k1, q2, k2, v
-            return self._finish(out, patch_index, hp, wp)
+            return self._unpermute_rows(self.project_out(out), patch_index, 0, h)
         v = qkv[:, 4 * c :]
         seq_key = _sequence_key(v, self.sobel_x, self.sobel_y)
         order = torch.sort(seq_key.sum(dim=1).reshape(b, n), dim=-1).indices
@@ -147,14 +147,7 @@ class DHOGSA(nn.Module):
         del q1, k1, q2, k2, v
         out = out[:, :, :n]
         out = out.gather(2, inverse_permutation(order)[:, None, :].expand(b, c, n)).view(b, c, h, w)
-        return self._finish(out, patch_index, hp, wp)
-
-    def _finish(self, out: torch.Tensor, patch_index: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
-        """``project_out``, then undo the patch re-ordering on the first half of the channels."""
-        out = self.project_out(out)
-        half = out.shape[1] // 2
-        unsorted = permute_pixels(out[:, :half], inverse_permutation(patch_index), hp, wp)
-        return torch.cat((unsorted, out[:, half:]), dim=1)
+        return self._unpermute_rows(self.project_out(out), patch_index, 0, h)
 
     # ------------------------------------------------------------------------------------ low-memory forward
     def add_low_memory_(self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]) -> torch.Tensor:
@@ -230,7 +223,8 @@ class DHOGSA(nn.Module):
         return crop_rows(t, lo, r0, r1).reshape(x.shape[0], t.shape[1], -1)
 
     def _unpermute_rows(self, out: torch.Tensor, index: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
-        """Undo the patch re-ordering on the first half of the channels of output rows ``[r0, r1)``."""
+        """Undo the patch re-ordering on the first half of the channels of output rows ``[r0, r1)`` (all rows of
+        the image in the plain forward)."""
         half = out.shape[1] // 2
         local, hs, wp = _patch_index_rows(index, r0, r1, out.shape[3])
         unsorted = permute_pixels(out[:, :half], inverse_permutation(local), hs, wp)
