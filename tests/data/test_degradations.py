@@ -21,7 +21,9 @@ from hogformer.data.degradations import (
 skdata = pytest.importorskip("skimage.data")
 ndimage = pytest.importorskip("scipy.ndimage")
 
-EXPECTED_NAMES = {"noise15", "noise25", "noise50", "noise", "haze", "lowlight", "blur", "rain"}
+EXPECTED_NAMES = {"noise15", "noise25", "noise50", "noise", "haze", "lowlight", "blur", "rain"}  # that degrade
+
+
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,17 @@ def _mean_abs_laplacian(img: np.ndarray) -> float:
 # contracts shared by every degradation
 # ----------------------------------------------------------------------------------------------------------
 def test_registry_names() -> None:
-    assert set(DEGRADATIONS) == EXPECTED_NAMES
+    assert set(DEGRADATIONS) == EXPECTED_NAMES | {"clean"}
+
+
+def test_clean_is_an_independent_copy(small: np.ndarray) -> None:
+    out = degrade(small, "clean", np.random.default_rng(0))
+    np.testing.assert_array_equal(out, small)
+    assert out.dtype == np.float32 and not np.shares_memory(out, small)
+    out[0, 0, 0] = 2.0  # writing the result leaves the input alone
+    assert small[0, 0, 0] <= 1.0
+    with pytest.raises(ValueError, match="RGB"):
+        degrade(small[:, :, 0], "clean", np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_NAMES))

@@ -1,4 +1,4 @@
-"""Synthetic degradations: noise, haze, low light, blur and rain (spec section 6 test and training data).
+"""Synthetic degradations: noise, haze, low light, blur and rain (and ``clean``, none at all) (spec section 6 test and training data).
 
 Used to train the project's small shipped model and to build miniature test sets. Every function takes a
 float HxWx3 RGB image in [0, 1] and a :class:`numpy.random.Generator`, and returns a new float32 HxWx3 image
@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "DEGRADATIONS",
     "blur",
+    "clean",
     "defocus_kernel",
     "degrade",
     "gaussian_noise",
@@ -358,6 +359,16 @@ def rain(
 
 
 # ----------------------------------------------------------------------------------------------------------
+# none
+# ----------------------------------------------------------------------------------------------------------
+def clean(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """No degradation: a copy of ``img`` (``rng`` unused). As a training task it teaches an all-in-one model
+    to leave a clean photo alone instead of 'restoring' what is not there (without it, the model darkens,
+    dehazes or smooths clean inputs); as a test it measures how much a model changes a clean photo."""
+    return _finish(_check_image(img).copy())
+
+
+# ----------------------------------------------------------------------------------------------------------
 # registry
 # ----------------------------------------------------------------------------------------------------------
 DEGRADATIONS: dict[str, Degradation] = {
@@ -369,6 +380,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "lowlight": low_light,
     "blur": blur,
     "rain": rain,
+    "clean": clean,
 }
 """Every named degradation as a callable ``(img, rng) -> img`` with the default parameters."""
 
