@@ -46,12 +46,15 @@ def worker(spec: dict) -> dict:
 
     if mode == "lowmem":
         model.set_low_memory(spec.get("strip_pixels") or DEFAULT_STRIP_PIXELS)
-    if spec.get("sort_one_head"):  # the official code's order-independent sort at the one-head levels
+    if spec.get("sort_one_head") or spec.get("no_split_products"):  # A/B of two speed-ups (same mathematics)
         from hogformer.models.attention import DHOGSA
 
         for m in model.modules():
             if isinstance(m, DHOGSA):
-                m.sort_one_head = True
+                # the official code's order-independent sort at the one-head levels
+                m.sort_one_head = bool(spec.get("sort_one_head"))
+                # long row products in one piece (the split only runs on CUDA)
+                m.split_row_products = not spec.get("no_split_products")
 
     def step() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
@@ -138,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sort-one-head", action="store_true", help="sort at the one-head levels too, as the official code does (A/B)"
     )
+    p.add_argument(
+        "--no-split-products",
+        action="store_true",
+        help="long attention row products in one piece instead of summed from chunks (CUDA; A/B)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -158,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"- network: preset {args.preset}, {args.precision}, batch 1, best of {args.repeats}"
         + (", one-head levels sorted (--sort-one-head)" if args.sort_one_head else "")
+        + (", row products unsplit (--no-split-products)" if args.no_split_products else "")
     )
     print()
     print("| size | pass | seconds | s/MP | GFLOP | GFLOP/s | share of matmul rate | peak memory (MiB) | note |")
@@ -187,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 "precision": args.precision,
                 "strip_pixels": args.strip_pixels,
                 "sort_one_head": args.sort_one_head,
+                "no_split_products": args.no_split_products,
             }
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
             try:

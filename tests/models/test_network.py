@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hogformer.models import PRESETS, HOGformer, HOGformerConfig, preset
-from hogformer.models.attention import softmax_plus_one
+from hogformer.models.attention import _row_products, softmax_plus_one
 from hogformer.models.hog import inverse_permutation, patch_sort_index, permute_pixels
 from hogformer.models.layers import ChannelNorm
 
@@ -113,6 +113,21 @@ def test_softmax_plus_one_is_stable_and_exact():
     big = torch.tensor([[1000.0, 999.0]])
     out = softmax_plus_one(big)
     assert torch.isfinite(out).all() and abs(out.sum().item() - 1) < 1e-6
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 5, 32768), (2, 3, 4, 16384), (1, 1, 3, 8192 + 16), (2, 1, 4, 100)])
+def test_split_row_products_equal_the_direct_product(shape):
+    # (the split runs for sequences of 8192 and more that halve evenly: 8, 4 and 2 chunks here; else direct)
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
+    k = torch.randn(*shape, dtype=torch.float64, generator=g, requires_grad=True)
+    direct = q @ k.transpose(-1, -2)
+    split = _row_products(q, k, split=True)
+    torch.testing.assert_close(split, direct, rtol=1e-12, atol=1e-10)
+    weights = torch.randn(direct.shape, dtype=torch.float64, generator=g)
+    grads = torch.autograd.grad((split * weights).sum(), (q, k))
+    for got, want in zip(grads, torch.autograd.grad((direct * weights).sum(), (q, k))):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_patch_sort_orders_each_patch_and_round_trips():
