@@ -24,8 +24,6 @@ ndimage = pytest.importorskip("scipy.ndimage")
 EXPECTED_NAMES = {"noise15", "noise25", "noise50", "noise", "haze", "lowlight", "blur", "rain"}  # that degrade
 
 
-
-
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
     return skdata.astronaut()[::2, ::2].astype(np.float32) / 255.0  # 256x256 keeps the tests fast

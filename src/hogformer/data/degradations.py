@@ -1,4 +1,4 @@
-"""Synthetic degradations: noise, haze, low light, blur and rain (and ``clean``, none at all) (spec section 6 test and training data).
+"""Synthetic degradations: noise, haze, low light, blur, rain and ``clean`` (none) (spec section 6 data).
 
 Used to train the project's small shipped model and to build miniature test sets. Every function takes a
 float HxWx3 RGB image in [0, 1] and a :class:`numpy.random.Generator`, and returns a new float32 HxWx3 image
