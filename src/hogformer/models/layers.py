@@ -91,11 +91,13 @@ def sobel_kernels(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def sobel(x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel Sobel gradients (cross-correlation, zero padding 1) with one depthwise convolution.
+    """Per-channel Sobel gradients (cross-correlation, zero padding 1): two depthwise convolutions.
 
-    ``kx``/``ky`` are ``(C, 1, 3, 3)`` for the ``C`` channels of ``x``.
+    ``kx``/``ky`` are ``(C, 1, 3, 3)`` for the ``C`` channels of ``x``. (Two one-output depthwise convolutions
+    run faster on a CPU than one with two outputs per channel, and give contiguous results.)
     """
     c = x.shape[1]
-    weight = torch.stack((kx, ky), dim=1).reshape(2 * c, 1, 3, 3).to(dtype=x.dtype)
-    g = F.conv2d(x, weight, padding=1, groups=c)
-    return g[:, 0::2], g[:, 1::2]
+    return (
+        F.conv2d(x, kx.to(dtype=x.dtype), padding=1, groups=c),
+        F.conv2d(x, ky.to(dtype=x.dtype), padding=1, groups=c),
+    )
