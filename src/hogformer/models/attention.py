@@ -115,11 +115,9 @@ class DHOGSA(nn.Module):
         #: Sum the long row products from chunks on CUDA (:func:`_row_products`); off only for comparisons.
         self.split_row_products = True
 
-    def _attend(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool, head: int | None = None
-    ) -> torch.Tensor:
-        """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``, or with
-        ``head`` the ``C / heads`` channels of that head only."""
+    def _attention(self, q: torch.Tensor, k: torch.Tensor, box: bool, head: int | None = None) -> torch.Tensor:
+        """The attention matrix ``(B, heads, R, R)`` of rows of the re-ordered sequence; ``q, k`` are
+        ``(B, C, Npad)``, or with ``head`` the ``C / heads`` channels of that head only."""
         heads, factor = (self.num_heads, self.factor) if head is None else (1, self.factor)
         temperature = self.temperature if head is None else self.temperature[head : head + 1]
         split = self.split_row_products and q.is_cuda
@@ -134,7 +132,15 @@ class DHOGSA(nn.Module):
             cos = _row_products(q * qn.reciprocal().to(q.dtype), k * kn.reciprocal().to(k.dtype), split)
         else:
             cos = _row_products(q, k, split) / (qn * kn.transpose(-1, -2))
-        a = softmax_plus_one(cos * temperature).to(v.dtype)
+        return softmax_plus_one(cos * temperature)
+
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool, head: int | None = None
+    ) -> torch.Tensor:
+        """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``, or with
+        ``head`` the ``C / heads`` channels of that head only."""
+        heads, factor = (self.num_heads, self.factor) if head is None else (1, self.factor)
+        a = self._attention(q, k, box, head).to(v.dtype)
         return _unrows(a @ _rows(v, heads, factor, box), v.shape[1], factor, box)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -157,9 +163,13 @@ class DHOGSA(nn.Module):
             # One head (factor 1): each attention matrix is a sum over all positions and the output at a
             # position depends on its own v only, so the sequence order changes nothing: no key, sort or gathers
             # (the float64 results agree with the sorted computation to rounding; tested).
+            # With one head the rows are the channels, box or not: both matrices apply to v in one product.
             q1, k1, q2, k2, v = qkv.view(b, 5 * c, n).chunk(5, dim=1)
-            out = (self._attend(q1, k1, v, box=True) * self._attend(q2, k2, v, box=False)).view(b, c, h, w)
-            del qkv, q1, k1, q2, k2, v
+            a = torch.cat((self._attention(q1, k1, box=True), self._attention(q2, k2, box=False)), dim=2)
+            del qkv, q1, k1, q2, k2
+            both = a.squeeze(1).to(v.dtype) @ v  # (B, 2C, N): 1.5-1.9x faster than two (C, C) @ (C, N) here
+            out = (both[:, :c] * both[:, c:]).view(b, c, h, w)
+            del both, v
             return self._unpermute_rows(self.project_out(out), patch_index, 0, h)
         v = qkv[:, 4 * c :]
         seq_key = _sequence_key(v, self.sobel_x, self.sobel_y)
@@ -283,17 +293,21 @@ class DHOGSA(nn.Module):
             for i, part in enumerate((q1, k1, q2, k2)):
                 squares[i] += part.square().sum(dim=-1)
         norms = squares.sqrt().clamp_min(1e-12)
-        attn = [  # back in x's precision: a half-precision model (no autocast) multiplies it with its own v
-            softmax_plus_one(
-                grams[i] / (norms[2 * i, :, :, None] * norms[2 * i + 1, :, None, :]) * self.temperature
-            ).to(x.dtype)
-            for i in range(2)
-        ]
+        attn = torch.cat(  # back in x's precision: a half-precision model (no autocast) multiplies it with its v
+            [
+                softmax_plus_one(
+                    grams[i] / (norms[2 * i, :, :, None] * norms[2 * i + 1, :, None, :]) * self.temperature
+                ).to(x.dtype)
+                for i in range(2)
+            ],
+            dim=1,
+        )  # (B, 2C, C): both matrices in one product with v, as in the plain forward
         del grams
 
         def delta(r0: int, r1: int) -> torch.Tensor:
             v = self._qkv_strip(x, norm, hog_small, index, r0, r1, slice(4 * c, 5 * c))
-            out = ((attn[0] @ v) * (attn[1] @ v)).view(b, c, r1 - r0, w)
+            both = attn @ v
+            out = (both[:, :c] * both[:, c:]).view(b, c, r1 - r0, w)
             return self._unpermute_rows(self.project_out(out), index, r0, r1)
 
         return add_by_strips_(x, strips, delta)
