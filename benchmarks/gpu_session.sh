@@ -5,10 +5,11 @@
 #                                             #   more: trim SIZES on a slower card): training probe, golden
 #                                             #   float64 on the GPU, benchmark tables (fp32, bf16), a
 #                                             #   checkpointed training step, precision on real photos, a profile
-#   benchmarks/gpu_session.sh train STEPS S   # stage-3 training of the shipped weights (configs/
-#                                             #   shipped_small_gpu.yaml) for STEPS steps, killed after S s;
-#                                             #   then the new weights against the shipped ones. INIT=default
-#                                             #   starts from the shipped weights (runs/ does not travel)
+#   benchmarks/gpu_session.sh train STEPS S   # GPU fine-tune of the shipped weights ($CONFIG, default
+#                                             #   configs/shipped_small_gpu_next.yaml, which starts from them;
+#                                             #   stage 3 was configs/shipped_small_gpu.yaml with INIT=default)
+#                                             #   for STEPS steps, killed after S s; then the new weights
+#                                             #   against the shipped ones (runs/ does not travel)
 #
 # Data comes from $GPU_DATA (default .device/, an ignored folder carried with the call): photos/clean (the
 # training photos, `export_photos`), heldout/ (the five sporco photos) and golden/ (tiny_cases and
@@ -20,6 +21,7 @@ OUT=${OUT:-/tmp/gpu_out}
 DATA=${GPU_DATA:-.device}
 DEVICE=${DEVICE:-cuda}
 SIZES=${SIZES:-256 512 1024 2048}
+CONFIG=${CONFIG:-configs/shipped_small_gpu_next.yaml}
 mkdir -p "$OUT"
 step_rate() {  # median train/step_seconds of a run's metrics.csv
   python3 - "$1" <<'PY'
@@ -36,7 +38,7 @@ check)
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
   python3 -c "import torch, lightning, numpy; print('torch', torch.__version__, 'lightning', lightning.__version__, 'numpy', numpy.__version__)"
   t0=$(date +%s)
-  OMP_NUM_THREADS=1 timeout 150 python3 -m hogformer.cli train -c configs/shipped_small_gpu.yaml \
+  OMP_NUM_THREADS=1 timeout 150 python3 -m hogformer.cli train -c "$CONFIG" \
     --data-root "$DATA/photos" --output /tmp/probe --no-progress-bar ${PROBE_ARGS:-trainer.max_steps=80 trainer.val_every_steps=40} \
     > "$OUT/probe.log" 2>&1
   echo "## training probe: rc $? in $(( $(date +%s) - t0 )) s"; tail -3 "$OUT/probe.log"; step_rate /tmp/probe
@@ -67,7 +69,7 @@ check)
 train)
   steps=$2; limit=$3
   t0=$(date +%s)
-  OMP_NUM_THREADS=1 timeout "$limit" python3 -m hogformer.cli train -c configs/shipped_small_gpu.yaml \
+  OMP_NUM_THREADS=1 timeout "$limit" python3 -m hogformer.cli train -c "$CONFIG" \
     --data-root "$DATA/photos" --output /tmp/run --no-progress-bar "trainer.max_steps=$steps" "schedule.total=$steps" \
     ${INIT:+"init=$INIT"} ${TRAIN_ARGS:-} > "$OUT/train.log" 2>&1
   echo "## training: rc $? in $(( $(date +%s) - t0 )) s"; tail -3 "$OUT/train.log"; step_rate /tmp/run
