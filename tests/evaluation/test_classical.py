@@ -224,3 +224,17 @@ def test_unavailable_baseline_is_reported(two_photos, monkeypatch: pytest.Monkey
 def test_quality_table_rejects_unknown_degradation(two_photos) -> None:
     with pytest.raises(ValueError, match="unknown degradations"):
         quality_table(None, two_photos, degradations=("snow",))
+
+
+def test_quality_table_clean_row_measures_what_a_method_changes(two_photos) -> None:
+    def darken(img: np.ndarray) -> np.ndarray:
+        return img * 0.9
+
+    rows = quality_table(darken, two_photos, degradations=("clean",), max_side=48, seed=0)
+    assert [r["method"] for r in rows] == ["input", "hogformer (in-memory model)"]  # no baselines for clean
+    source, changed = rows
+    assert source["method"] == "input" and math.isinf(source["psnr"]) and source["ssim"] == 1.0
+    expected = np.mean([psnr(_centre(img, 48) * 0.9, _centre(img, 48)) for _, img in two_photos])
+    assert changed["psnr"] == pytest.approx(expected, abs=1e-6)
+    text = format_markdown(rows)
+    assert "| clean | input | **inf** | **1.0000** |" in text
