@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hogformer.evaluation.quality import DEFAULT_DEGRADATIONS, quality_table
+from hogformer.evaluation.quality import TABLE_DEGRADATIONS, quality_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("weights", nargs="+")
     p.add_argument("--device", default="cpu")
     p.add_argument("--photos", default=None, help="folder holding copies of the held-out photos (default: sporco's)")
-    p.add_argument("--degradations", nargs="+", default=[*DEFAULT_DEGRADATIONS, "clean"])
+    p.add_argument("--degradations", nargs="+", default=list(TABLE_DEGRADATIONS))
     p.add_argument("--max-side", type=int, default=None, help="centre-crop the photos to at most N px a side")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)

@@ -27,7 +27,7 @@ from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when r
 from hogformer.data.degradations import DEGRADATIONS
 from hogformer.evaluation.classical import BASELINES
 from hogformer.evaluation.metrics import PROTOCOL_AIO
-from hogformer.evaluation.quality import DEFAULT_DEGRADATIONS, format_markdown, quality_table
+from hogformer.evaluation.quality import TABLE_DEGRADATIONS, format_markdown, quality_table
 
 
 def _version(package: str) -> str:
@@ -59,10 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--degradations",
         nargs="+",
-        default=[*DEFAULT_DEGRADATIONS, "clean"],
+        default=list(TABLE_DEGRADATIONS),
         choices=list(DEGRADATIONS),
         metavar="NAME",
-        help=f"degradations to run (default: {' '.join(DEFAULT_DEGRADATIONS)} clean)",
+        help=f"degradations to run (default: {' '.join(TABLE_DEGRADATIONS)})",
     )
     p.add_argument(
         "--skip",

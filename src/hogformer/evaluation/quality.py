@@ -23,11 +23,21 @@ from ..data.degradations import DEGRADATIONS, blur, degrade, quantise_8bit, rand
 from .classical import BASELINES, WIENER_BALANCE, BaselineUnavailable, wiener_deconvolve
 from .metrics import PROTOCOL_AIO, evaluate_pair
 
-__all__ = ["DEFAULT_DEGRADATIONS", "ORACLE_LABEL", "centre_crop", "format_markdown", "quality_table"]
+__all__ = [
+    "DEFAULT_DEGRADATIONS",
+    "ORACLE_LABEL",
+    "TABLE_DEGRADATIONS",
+    "centre_crop",
+    "format_markdown",
+    "quality_table",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEGRADATIONS = ("noise15", "noise25", "noise50", "haze", "lowlight", "blur", "rain")
+#: The README table's rows: every degradation above, then ``clean`` (the photo itself: what a method changes in a
+#: photo that needs nothing; it has no classical baselines).
+TABLE_DEGRADATIONS = (*DEFAULT_DEGRADATIONS, "clean")
 #: The non-blind Wiener row of ``blur``: it is given the kernel the degradation drew, which no real method knows.
 ORACLE_LABEL = "Wiener, true kernel (oracle)"
 
