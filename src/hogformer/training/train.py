@@ -200,19 +200,87 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
+#: The transformer levels of :class:`~hogformer.models.HOGformer` and the config field that sizes each.
+_LEVELS = {
+    "encoder_level1": ("num_blocks", 0),
+    "decoder_level1": ("num_blocks", 0),
+    "encoder_level2": ("num_blocks", 1),
+    "decoder_level2": ("num_blocks", 1),
+    "encoder_level3": ("num_blocks", 2),
+    "decoder_level3": ("num_blocks", 2),
+    "latent": ("num_blocks", 3),
+    "refinement": ("num_refinement_blocks", None),
+}
+
+
+def _level_size(config: Any, field: str, index: int | None) -> int:
+    value = getattr(config, field)
+    return int(value if index is None else value[index])
+
+
+def grow_state_dict(state: dict[str, torch.Tensor], source: Any, net: torch.nn.Module) -> list[str]:
+    """``net``'s state dict from ``state`` (a network configured as ``source``) with more blocks per level.
+
+    ``net``'s configuration must equal ``source`` except for ``num_blocks`` / ``num_refinement_blocks``, each at
+    least the source's. Every block of the source keeps its place; each level's extra blocks come after them and
+    start as the identity: their two output projections (``attn_g_spatial.project_out``, ``ffn.project_out``) are
+    zero, so both residual branches add nothing, and the grown network computes exactly what the source did
+    (progressive deepening; the other weights of a new block are ``net``'s fresh initialisation and get gradients
+    once the projections move off zero). Returns the names of the new blocks (``"latent.3"``, ...).
+    Raises ``ConfigError`` when the configurations differ otherwise or a level would shrink.
+    """
+    import dataclasses
+
+    import torch
+
+    target = net.config
+    sizes = {"num_blocks": source.num_blocks, "num_refinement_blocks": source.num_refinement_blocks}
+    if dataclasses.replace(target, **sizes) != source:
+        raise ConfigError(
+            f"init: the file's network {source.to_dict()} differs from this run's model {target.to_dict()} in more "
+            "than the number of blocks per level"
+        )
+    out = net.state_dict()
+    new_blocks = []
+    for level, (field, index) in _LEVELS.items():
+        have, want = _level_size(source, field, index), _level_size(target, field, index)
+        if want < have:
+            raise ConfigError(f"init: {level} has {have} blocks in the file but {want} in this run's model")
+        for i in range(have, want):
+            new_blocks.append(f"{level}.{i}")
+            for branch in ("attn_g_spatial", "ffn"):
+                for name in ("weight", "bias"):
+                    key = f"{level}.{i}.{branch}.project_out.{name}"
+                    if key in out:
+                        out[key] = torch.zeros_like(out[key])
+    missing = [k for k in out if k not in state and not k.startswith(tuple(f"{b}." for b in new_blocks))]
+    unexpected = [k for k in state if k not in out]
+    if missing or unexpected:
+        raise ConfigError(f"init: state dict does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for k, v in state.items():
+        out[k] = v.to(dtype=out[k].dtype)
+    net.load_state_dict(out, strict=True)
+    return new_blocks
+
+
 def init_weights(net: torch.nn.Module, weights: str) -> None:
-    """Load ``weights`` (a checkpoint path or the name of shipped weights) into ``net`` for fine-tuning; the
-    file's network must have ``net``'s configuration."""
+    """Load ``weights`` (a checkpoint path or the name of shipped weights) into ``net`` for fine-tuning.
+
+    The file's network must have ``net``'s configuration, or the same with fewer blocks in some levels: then the
+    extra blocks start as the identity (:func:`grow_state_dict`), so fine-tuning starts from exactly the file's
+    outputs with more capacity."""
     from ..checkpoints import read_checkpoint
     from ..pretrained import resolve_weights
 
     path, _ = resolve_weights(weights)
     ckpt = read_checkpoint(path)
     if ckpt.config != net.config:
-        raise ConfigError(
-            f"init: {path} holds a network configured as {ckpt.config.to_dict()}, "
-            f"not this run's model {net.config.to_dict()}"
-        )
+        try:
+            grown = grow_state_dict(ckpt.state_dict, ckpt.config, net)
+        except ConfigError as e:
+            raise ConfigError(f"{e} (init: {path})") from None
+        log.info("initialised the network from %s, with new identity blocks %s", path, ", ".join(grown))
+        return
     net.load_state_dict(ckpt.state_dict, strict=True)  # copies into net's own dtype (fp16 files included)
     log.info("initialised the network from %s", path)
 
