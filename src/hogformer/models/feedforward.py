@@ -53,6 +53,26 @@ def _phase_taps() -> torch.Tensor:
 _TAPS = _phase_taps().flatten()
 
 
+class _Decompose(torch.autograd.Function):
+    """``t + s * (t - g)`` (``t`` ``(B, q, 4, H, W)``, ``s`` ``(1, q, 1, 1, 1)``, ``g`` ``(B, 1, 4, H, W)``) that
+    keeps ``t`` (which the ``decompose`` conv keeps anyway) and the small ``g`` for the backward pass, not the
+    full-size ``t - g`` autograd would keep for the gradient of ``s``."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, s: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(t, s, g)
+        return torch.addcmul(t, s, t - g)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        t, s, g = ctx.saved_tensors
+        grad_t = grad * (1 + s) if ctx.needs_input_grad[0] else None
+        grad_s = (grad * (t - g)).sum(dim=(0, 2, 3, 4), keepdim=True) if ctx.needs_input_grad[1] else None
+        grad_g = -(grad * s).sum(dim=1, keepdim=True) if ctx.needs_input_grad[2] else None
+        return grad_t, grad_s, grad_g
+
+
 class DIFF(nn.Module):
     """Feed-forward: 1x1 expand, PixelShuffle(2), two depthwise branches gated by Mish, a feature
     decomposition step, PixelUnshuffle(2), 1x1 project (spec 3), computed in the phase domain."""
@@ -91,9 +111,11 @@ class DIFF(nn.Module):
         del a, b
         g = F.gelu(F.conv2d(t, wd, self.decompose.bias.expand(4)))  # (B, 4, H, W): one map per phase
         n, _, h, w = t.shape
-        t5 = t.view(n, q, 4, h, w)
-        t = (t5 + self.sigma.scale.view(1, q, 1, 1, 1) * (t5 - g.view(n, 1, 4, h, w))).view(n, 4 * q, h, w)
-        return self.project_out(t)
+        t5, s, g5 = t.view(n, q, 4, h, w), self.sigma.scale.view(1, q, 1, 1, 1), g.view(n, 1, 4, h, w)
+        # With autograd, a function that keeps one hidden-width map fewer for the backward pass (tested against
+        # the plain expression).
+        t = _Decompose.apply(t5, s, g5) if torch.is_grad_enabled() else t5 + s * (t5 - g5)
+        return self.project_out(t.view(n, 4 * q, h, w))
 
     def add_low_memory_(self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]) -> torch.Tensor:
         """``x += DIFF(norm(x))`` in place, one strip of rows at a time with a halo of one row (the 3x3 convs

@@ -112,9 +112,27 @@ def inverse_permutation(index: torch.Tensor) -> torch.Tensor:
     return inv.scatter_(-1, index, ar)
 
 
+class _Gather(torch.autograd.Function):
+    """``x.gather(2, index)`` keeping only the index for the backward pass (``Tensor.gather`` keeps ``x`` too)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.shape = x.shape
+        return x.gather(2, index)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (index,) = ctx.saved_tensors
+        return grad.new_zeros(ctx.shape).scatter_add_(2, index, grad), None
+
+
 def permute_pixels(x: torch.Tensor, index: torch.Tensor, hp: int, wp: int) -> torch.Tensor:
     """Re-order the pixels of ``x`` (``(B, C, H, W)``) through the padded grid: pad, one gather, crop."""
     b, c, h, w = x.shape
     flat = pad_bottom_right(x, hp, wp).reshape(b, c, hp * wp)
-    out = flat.gather(2, index[:, None, :].expand(b, c, hp * wp)).view(b, c, hp, wp)
+    index = index[:, None, :].expand(b, c, hp * wp)
+    lean = torch.is_grad_enabled() and x.requires_grad
+    out = (_Gather.apply(flat, index) if lean else flat.gather(2, index)).view(b, c, hp, wp)
     return out[:, :, :h, :w]

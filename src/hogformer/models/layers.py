@@ -90,14 +90,36 @@ def sobel_kernels(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     return kx.expand(channels, 1, 3, 3).clone(), ky.expand(channels, 1, 3, 3).clone()
 
 
+class _Sobel(torch.autograd.Function):
+    """The two depthwise Sobel convolutions with fixed kernels: the backward pass is their transposes, so unlike
+    ``F.conv2d`` (which keeps its input for a weight gradient) nothing is kept for it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx.kernels = kx, ky
+        c = x.shape[1]
+        return F.conv2d(x, kx, padding=1, groups=c), F.conv2d(x, ky, padding=1, groups=c)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gx: torch.Tensor, gy: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        kx, ky = ctx.kernels
+        c = gx.shape[1]
+        # The adjoint of a 3x3 cross-correlation (stride 1, zero padding 1) is the cross-correlation with the
+        # kernel rotated by 180 degrees, which for Sobel kernels is their negative: two forward convolutions.
+        grad = F.conv2d(gx, kx.flip(-2, -1), padding=1, groups=c)
+        return grad.add_(F.conv2d(gy, ky.flip(-2, -1), padding=1, groups=c)), None, None
+
+
 def sobel(x: torch.Tensor, kx: torch.Tensor, ky: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel Sobel gradients (cross-correlation, zero padding 1): two depthwise convolutions.
 
-    ``kx``/``ky`` are ``(C, 1, 3, 3)`` for the ``C`` channels of ``x``. (Two one-output depthwise convolutions
-    run faster on a CPU than one with two outputs per channel, and give contiguous results.)
+    ``kx``/``ky`` are ``(C, 1, 3, 3)`` for the ``C`` channels of ``x``; they are constants (no gradient flows to
+    them). (Two one-output depthwise convolutions run faster on a CPU than one with two outputs per channel, and
+    give contiguous results.)
     """
+    kx, ky = kx.to(dtype=x.dtype).detach(), ky.to(dtype=x.dtype).detach()
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _Sobel.apply(x, kx, ky)
     c = x.shape[1]
-    return (
-        F.conv2d(x, kx.to(dtype=x.dtype), padding=1, groups=c),
-        F.conv2d(x, ky.to(dtype=x.dtype), padding=1, groups=c),
-    )
+    return F.conv2d(x, kx, padding=1, groups=c), F.conv2d(x, ky, padding=1, groups=c)
