@@ -88,3 +88,19 @@ def test_permute_pixels_gradient_and_what_it_keeps() -> None:
     x_big = torch.randn(1, 4, 64, 64, requires_grad=True)
     index_big = torch.randperm(64 * 64)[None]
     assert _saved_bytes(lambda: permute_pixels(x_big, index_big, 64, 64)) < x_big.numel() * 4  # not x itself
+
+
+def test_sobel_backward_under_bfloat16_autocast() -> None:
+    """Autocast makes the outputs (so their gradients) bfloat16 while the kernels stay float32."""
+    kx, ky = sobel_kernels(4)
+    x = torch.randn(1, 4, 16, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = sobel(x, kx, ky)
+    assert a.dtype == torch.bfloat16
+    (a.float().square() + b.float().square()).sum().backward()
+    lean = x.grad.clone()
+    x.grad = None
+    a, b = sobel(x, kx, ky)
+    (a.square() + b.square()).sum().backward()
+    assert lean.dtype == torch.float32
+    assert (lean - x.grad).norm() / x.grad.norm() < 2e-2

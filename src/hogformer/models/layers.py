@@ -103,7 +103,7 @@ class _Sobel(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gx: torch.Tensor, gy: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        kx, ky = ctx.kernels
+        kx, ky = (k.to(dtype=gx.dtype) for k in ctx.kernels)  # under autocast the outputs (so the grads) are half
         c = gx.shape[1]
         # The adjoint of a 3x3 cross-correlation (stride 1, zero padding 1) is the cross-correlation with the
         # kernel rotated by 180 degrees, which for Sobel kernels is their negative: two forward convolutions.
