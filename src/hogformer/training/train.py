@@ -17,11 +17,13 @@ requeued: it continues from ``last.ckpt`` when there is one and starts afresh ot
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,22 +202,15 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
-#: The transformer levels of :class:`~hogformer.models.HOGformer` and the config field that sizes each.
-_LEVELS = {
-    "encoder_level1": ("num_blocks", 0),
-    "decoder_level1": ("num_blocks", 0),
-    "encoder_level2": ("num_blocks", 1),
-    "decoder_level2": ("num_blocks", 1),
-    "encoder_level3": ("num_blocks", 2),
-    "decoder_level3": ("num_blocks", 2),
-    "latent": ("num_blocks", 3),
-    "refinement": ("num_refinement_blocks", None),
-}
-
-
-def _level_size(config: Any, field: str, index: int | None) -> int:
-    value = getattr(config, field)
-    return int(value if index is None else value[index])
+def _blocks_per_level(keys: Iterable[str]) -> dict[str, int]:
+    """How many transformer blocks each level of a HOGformer state dict holds (``latent.3.attn_g_spatial...``:
+    at least four in ``latent``), read from the parameter names."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        match = re.match(r"(\w+)\.(\d+)\.attn_g_spatial\.", key)
+        if match:
+            counts[match[1]] = max(counts.get(match[1], 0), int(match[2]) + 1)
+    return counts
 
 
 def grow_state_dict(state: dict[str, torch.Tensor], source: Any, net: torch.nn.Module) -> list[str]:
@@ -229,8 +224,6 @@ def grow_state_dict(state: dict[str, torch.Tensor], source: Any, net: torch.nn.M
     once the projections move off zero). Returns the names of the new blocks (``"latent.3"``, ...).
     Raises ``ConfigError`` when the configurations differ otherwise or a level would shrink.
     """
-    import dataclasses
-
     import torch
 
     target = net.config
@@ -241,19 +234,20 @@ def grow_state_dict(state: dict[str, torch.Tensor], source: Any, net: torch.nn.M
             "than the number of blocks per level"
         )
     out = net.state_dict()
+    have, want = _blocks_per_level(state), _blocks_per_level(out)
     new_blocks = []
-    for level, (field, index) in _LEVELS.items():
-        have, want = _level_size(source, field, index), _level_size(target, field, index)
-        if want < have:
-            raise ConfigError(f"init: {level} has {have} blocks in the file but {want} in this run's model")
-        for i in range(have, want):
+    for level, count in want.items():
+        if count < have.get(level, 0):
+            raise ConfigError(f"init: {level} has {have[level]} blocks in the file but {count} in this run's model")
+        for i in range(have.get(level, 0), count):
             new_blocks.append(f"{level}.{i}")
             for branch in ("attn_g_spatial", "ffn"):
                 for name in ("weight", "bias"):
                     key = f"{level}.{i}.{branch}.project_out.{name}"
                     if key in out:
                         out[key] = torch.zeros_like(out[key])
-    missing = [k for k in out if k not in state and not k.startswith(tuple(f"{b}." for b in new_blocks))]
+    new_prefixes = tuple(f"{b}." for b in new_blocks)
+    missing = [k for k in out if k not in state and not k.startswith(new_prefixes)]
     unexpected = [k for k in state if k not in out]
     if missing or unexpected:
         raise ConfigError(f"init: state dict does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
