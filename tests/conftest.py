@@ -60,3 +60,23 @@ def threads():
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture()
+def saved_bytes():
+    """``saved_bytes(fn)``: bytes of the distinct storages autograd keeps for the backward pass while ``fn()``
+    runs (returns ``(fn's result, bytes)``)."""
+
+    def measure(fn):
+        seen: dict[tuple[int, int], int] = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storage = t.untyped_storage()
+            seen[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            result = fn()
+        return result, sum(seen.values())
+
+    return measure
