@@ -2,15 +2,16 @@
 
     python benchmarks/bench_inference.py [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
         [--threads N] [--repeats 2] [--no-train] [--no-plain] [--low-memory [--strip-pixels N]]
-        [--precision fp32|tf32|bf16|fp16]
+        [--precision fp32|tf32|bf16|fp16] [--compile [MODE]]
 
 Each measurement runs in a fresh process (the memory peak is per process; CPU: peak RSS increase over the
 process's baseline, GPU: ``torch.cuda.max_memory_allocated``). FLOPs are counted with
 ``torch.utils.flop_counter`` (convolutions and matrix products; a training step counts 3x the forward), and the
 achieved rate is compared with the machine's measured true-float32 matmul rate (tf32/bf16/fp16 rows can exceed
 100% of it). On CUDA, fp32 is true float32 (TF32 off, as the Restorer runs it) and tf32 turns TF32 on.
-Configurations estimated to exceed the free memory are skipped and say so. Prints a markdown table and the
-machine.
+Configurations estimated to exceed the free memory are skipped and say so. ``--compile`` runs the plain forward
+through ``torch.compile`` (compiled at the measured size in an untimed first call, whose seconds the note gives).
+Prints a markdown table and the machine.
 """
 
 from __future__ import annotations
@@ -56,11 +57,15 @@ def worker(spec: dict) -> dict:
                 # long row products in one piece (the split only runs on CUDA)
                 m.split_row_products = not spec.get("no_split_products")
 
+    forward = model
+    if spec.get("compile") and mode == "forward":
+        forward = torch.compile(model, dynamic=False, mode=None if spec["compile"] == "default" else spec["compile"])
+
     def step() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
         if mode in ("forward", "lowmem"):
             with torch.inference_mode(), ctx:
-                model(x)
+                forward(x)
         else:
             with ctx:
                 out = model(x)
@@ -73,6 +78,14 @@ def worker(spec: dict) -> dict:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    compile_seconds = None
+    if forward is not model:  # compile at the measured size, untimed
+        t = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        compile_seconds = time.perf_counter() - t
     base = proc_status_kib("VmRSS") or 0
     times = []
     for _ in range(spec["repeats"]):
@@ -94,7 +107,7 @@ def worker(spec: dict) -> dict:
         if device.type == "cuda"
         else ((proc_status_kib("VmHWM") or 0) - base) / 1024
     )
-    return {"seconds": min(times), "flops": flops, "peak_mib": peak}
+    return {"seconds": min(times), "flops": flops, "peak_mib": peak, "compile_seconds": compile_seconds}
 
 
 def matmul_rate(device: str, threads: int) -> float:
@@ -146,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="long attention row products in one piece instead of summed from chunks (CUDA; A/B)",
     )
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        help="plain forward through torch.compile (mode; default: torch's default)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -167,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- network: preset {args.preset}, {args.precision}, batch 1, best of {args.repeats}"
         + (", one-head levels sorted (--sort-one-head)" if args.sort_one_head else "")
         + (", row products unsplit (--no-split-products)" if args.no_split_products else "")
+        + (f", plain forward torch.compile'd (mode {args.compile})" if args.compile else "")
     )
     print()
     print("| size | pass | seconds | s/MP | GFLOP | GFLOP/s | share of matmul rate | peak memory (MiB) | note |")
@@ -197,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 "strip_pixels": args.strip_pixels,
                 "sort_one_head": args.sort_one_head,
                 "no_split_products": args.no_split_products,
+                "compile": args.compile,
             }
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
             try:
@@ -211,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(done.stdout.strip().splitlines()[-1])
             mp = size * size / 1e6
             achieved = r["flops"] / r["seconds"]
+            note = "" if r.get("compile_seconds") is None else f"compiled in {r['compile_seconds']:.0f} s"
             print(
                 f"| {size} | {label} | {r['seconds']:.2f} | {r['seconds'] / mp:.1f} | {r['flops'] / 1e9:.0f} | "
-                f"{achieved / 1e9:.1f} | {achieved / rate:.0%} | {r['peak_mib']:,.0f} | |"
+                f"{achieved / 1e9:.1f} | {achieved / rate:.0%} | {r['peak_mib']:,.0f} | {note} |"
             )
             sys.stdout.flush()
     return 0
