@@ -1,8 +1,13 @@
-"""What machine a benchmark ran on (shared by the benchmark scripts)."""
+"""Shared by the benchmark scripts: what machine a benchmark ran on, and running a measurement in a fresh process."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import statistics
+import subprocess
+import sys
 
 
 def cpu_model() -> str:
@@ -37,3 +42,30 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def fresh_process(script: str, spec: dict, timeout: float) -> dict | str:
+    """Run ``script --worker SPEC`` in a fresh Python process in the default environment (no ``MALLOC_*``
+    variables, so an allocator setting of this process does not leak into it); the worker's last stdout line is
+    its JSON result. Returns that result, or the reason it failed as a string."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(spec)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout} s"
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ["failed"])[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ratio_row(label: str, ref: list[dict] | None, ours: list[dict] | None) -> str:
+    """A markdown row: medians of ``seconds`` and ``peak_mib`` of the official and the project's runs, and the
+    official / project time ratio."""
+    if not ref or not ours:
+        return f"| {label} | - | - | - | - | - |"
+    a = statistics.median(x["seconds"] for x in ref)
+    b = statistics.median(x["seconds"] for x in ours)
+    pa = statistics.median(x["peak_mib"] for x in ref)
+    pb = statistics.median(x["peak_mib"] for x in ours)
+    return f"| {label} | {a:.2f} | {b:.2f} | {a / b:.2f}x | {pa:,.0f} | {pb:,.0f} |"

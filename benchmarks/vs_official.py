@@ -22,13 +22,11 @@ import importlib.util
 import inspect
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from _machine import cpu_model, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _machine import cpu_model, fresh_process, proc_status_kib, ratio_row  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 #: The published configuration (paper; ../shared/golden/README.md), as the official constructor names it.
 PUBLISHED = {
@@ -44,16 +42,22 @@ PUBLISHED = {
 }
 
 
+def official_module(path: str):
+    """The official Python file ``path``, imported (its folder on ``sys.path`` for its sibling imports)."""
+    spec = importlib.util.spec_from_file_location("official_model", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path}: not a Python file")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def official_class(path: str, name: str | None):
     """The network class of the official model file (by ``name``, else the one taking dim/num_blocks/heads)."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("official_model", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"{path}: not a Python file")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its sibling imports
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = official_module(path)
     if name:
         return getattr(module, name)
     found = [
@@ -172,16 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                         "class_name": args.class_name,
                         "config": config,
                     }
-                    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
-                    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-                    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
-                    if done.returncode != 0:
-                        reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
-                        print(f"# {impl} {m} {size}x{batch}: {reason}", file=sys.stderr)
+                    got = fresh_process(__file__, spec, args.timeout)
+                    if isinstance(got, str):
+                        print(f"# {impl} {m} {size}x{batch}: {got}", file=sys.stderr)
                         continue
-                    results.setdefault((size, batch, mode, impl, m), []).append(
-                        json.loads(done.stdout.strip().splitlines()[-1])
-                    )
+                    results.setdefault((size, batch, mode, impl, m), []).append(got)
                     print(f"# repeat {r + 1}: {impl} {m} {size}x{batch} done", file=sys.stderr)
 
     print(f"- machine: {cpu_model()}, {os.cpu_count()} CPUs, torch threads {args.threads}, torch {torch.__version__}")
@@ -196,14 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             ours = results.get((size, batch, mode, "project", m))
             label = f"{size}x{size}" + (f" x{batch} train step" if mode == "train" else " forward")
             label += " (project low-memory)" if m == "lowmem" else ""
-            if not ref or not ours:
-                print(f"| {label} | - | - | - | - | - |")
-                continue
-            a = statistics.median(x["seconds"] for x in ref)
-            b = statistics.median(x["seconds"] for x in ours)
-            pa = statistics.median(x["peak_mib"] for x in ref)
-            pb = statistics.median(x["peak_mib"] for x in ours)
-            print(f"| {label} | {a:.2f} | {b:.2f} | {a / b:.2f}x | {pa:,.0f} | {pb:,.0f} |")
+            print(ratio_row(label, ref, ours))
     return 0
 
 
