@@ -2,7 +2,7 @@
 fresh processes (issue 7's acceptance check).
 
     python benchmarks/vs_official.py --official PATH/settingIII&IV/net/model.py [--sizes 256 512]
-        [--train 128x2] [--repeats 3] [--threads 2] [--class-name NAME]
+        [--train 128x2] [--repeats 3] [--threads 2] [--class-name NAME] [--strip-pixels N]
 
 ``--official`` is the official code's model file (Fire-friend/HOGformer; it is not shipped here and cannot be
 downloaded on the project's machines). Its network class is the one whose constructor takes ``dim``,
@@ -87,7 +87,7 @@ def worker(spec: dict) -> dict:
 
         model = HOGformer(HOGformerConfig.from_dict(spec["config"]))
         if spec["mode"] == "lowmem":
-            model.set_low_memory()
+            model.set_low_memory(*([spec["strip_pixels"]] if spec.get("strip_pixels") else []))
         grad_off = torch.inference_mode
     model.load_state_dict(load_file(spec["weights"]))  # the same 579 names (golden official_full_state_dict.tsv)
     gen = torch.Generator().manual_seed(0)
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per process")
+    p.add_argument("--strip-pixels", type=int, default=None, help="strip size of the project's low-memory forward")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                         "official": os.path.abspath(args.official),
                         "class_name": args.class_name,
                         "config": config,
+                        "strip_pixels": args.strip_pixels,
                     }
                     got = fresh_process(__file__, spec, args.timeout)
                     if isinstance(got, str):
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in [mode] + (["lowmem"] if mode == "forward" else []):
             ours = results.get((size, batch, mode, "project", m))
             label = f"{size}x{size}" + (f" x{batch} train step" if mode == "train" else " forward")
-            label += " (project low-memory)" if m == "lowmem" else ""
+            strips = f", {args.strip_pixels}-pixel strips" if args.strip_pixels else ""
+            label += f" (project low-memory{strips})" if m == "lowmem" else ""
             print(ratio_row(label, ref, ours))
     return 0
 
