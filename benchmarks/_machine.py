@@ -44,12 +44,13 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def fresh_process(script: str, spec: dict, timeout: float) -> dict | str:
-    """Run ``script --worker SPEC`` in a fresh Python process in the default environment (no ``MALLOC_*``
-    variables, so an allocator setting of this process does not leak into it); the worker's last stdout line is
-    its JSON result. Returns that result, or the reason it failed as a string."""
+def fresh_process(script: str, spec: dict, timeout: float, default_env: bool = True) -> dict | str:
+    """Run ``script --worker SPEC`` in a fresh Python process; the worker's last stdout line is its JSON result.
+    With ``default_env`` the process gets no ``MALLOC_*`` variables (a side-by-side comparison: an allocator
+    setting of this process must not leak into it), else this process's environment. Returns the result, or the
+    reason it failed (timeout, or the last line of its stderr) as a string."""
     cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(spec)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not (default_env and k.startswith("MALLOC_"))}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
-from _machine import cpu_model, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _machine import cpu_model, fresh_process, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def worker(spec: dict) -> dict:
@@ -75,17 +74,16 @@ def worker(spec: dict) -> dict:
     model.train(mode == "train")
     with torch.inference_mode():  # warm-up at a small size: kernels, allocator
         model(torch.rand(1, 3, 64, 64, device=device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
     compile_seconds = None
     if forward is not model:  # compile at the measured size, untimed
         t = time.perf_counter()
         step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
         compile_seconds = time.perf_counter() - t
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     base = proc_status_kib("VmRSS") or 0
     times = []
     for _ in range(spec["repeats"]):
@@ -220,17 +218,10 @@ def main(argv: list[str] | None = None) -> int:
                 "no_split_products": args.no_split_products,
                 "compile": args.compile,
             }
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
-            try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                print(f"| {size} | {label} | - | - | - | - | - | - | timed out after {args.timeout} s |")
+            r = fresh_process(__file__, spec, args.timeout, default_env=False)
+            if isinstance(r, str):
+                print(f"| {size} | {label} | - | - | - | - | - | - | {r[:80]} |")
                 continue
-            if done.returncode != 0:
-                reason = (done.stderr.strip().splitlines() or ["failed"])[-1][:80]
-                print(f"| {size} | {label} | - | - | - | - | - | - | {reason} |")
-                continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
             mp = size * size / 1e6
             achieved = r["flops"] / r["seconds"]
             note = "" if r.get("compile_seconds") is None else f"compiled in {r['compile_seconds']:.0f} s"

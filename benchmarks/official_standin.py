@@ -18,14 +18,15 @@ before the package is imported. None of the official code ships with this projec
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
 os.environ["HOGFORMER_NO_MALLOPT"] = "1"  # the official code sets no allocator behaviour
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, for vs_official
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+from vs_official import official_module  # noqa: E402
 
 from hogformer.models import HOGformer, HOGformerConfig  # noqa: E402
 from hogformer.models.block import HOGformerBlock  # noqa: E402
@@ -35,12 +36,7 @@ def _class_from(variable: str, name: str) -> type:
     path = os.environ.get(variable)
     if not path or not os.path.isfile(path):
         raise SystemExit(f"{variable}: set it to a Python file defining the official {name} (got {path!r})")
-    spec = importlib.util.spec_from_file_location(f"official_{name.lower()}", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"{variable}={path}: not a Python file")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = official_module(path)
     if not hasattr(module, name):
         raise SystemExit(f"{variable}={path}: no class {name}")
     return getattr(module, name)

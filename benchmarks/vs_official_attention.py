@@ -42,9 +42,9 @@ def load_official(path: str, name: str):
         raise SystemExit(f"{path}: no class {name!r}; name the attention class with --class-name") from None
 
 
-def attention_calls(size: int) -> list[list[int]]:
+def attention_calls() -> list[list[int]]:
     """``[channels, heads, height, width]`` of every attention call of one forward of the published network at
-    ``size`` x ``size``, in order (recorded with forward hooks on the project's network)."""
+    32 x 32, in order (recorded with forward hooks on the project's network); :func:`scaled` gives other sizes."""
     import torch
 
     from hogformer.models import HOGformer, preset
@@ -58,7 +58,12 @@ def attention_calls(size: int) -> list[list[int]]:
                 lambda mod, inp, out: calls.append([*inp[0].shape[1:2], mod.num_heads, *inp[0].shape[2:]])
             )
     with torch.no_grad():
-        net(torch.zeros(1, 3, 32, 32))  # shapes only: scale them to the asked size
+        net(torch.zeros(1, 3, 32, 32))
+    return calls
+
+
+def scaled(calls: list[list[int]], size: int) -> list[list[int]]:
+    """The 32 x 32 calls of :func:`attention_calls` at ``size`` x ``size``."""
     return [[c, h, y * size // 32, x * size // 32] for c, h, y, x in calls]
 
 
@@ -135,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from safetensors.torch import save_file
 
-    calls = {size: attention_calls(size) for size in args.sizes}
+    at_32 = attention_calls()
+    calls = {size: scaled(at_32, size) for size in args.sizes}
     configs = sorted({(c, h) for seq in calls.values() for c, h, _, _ in seq})
     torch.manual_seed(0)
     state = {}
