@@ -33,7 +33,6 @@ def worker(spec: dict) -> dict:
 
     import hogformer  # noqa: F401  (applies the package's allocator settings)
     from hogformer.models import HOGformer, preset
-    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     device = torch.device(spec["device"])
     if device.type == "cuda":  # fp32 is true float32 (as the Restorer runs it); tf32 uses the tensor cores
@@ -45,7 +44,7 @@ def worker(spec: dict) -> dict:
     dtype = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[spec["precision"]]
 
     if mode == "lowmem":
-        model.set_low_memory(spec.get("strip_pixels") or DEFAULT_STRIP_PIXELS)
+        model.set_low_memory(spec.get("strip_pixels") or "auto")  # default: strips sized per image, as restore
     if spec.get("sort_one_head") or spec.get("no_split_products"):  # A/B of two speed-ups (same mathematics)
         from hogformer.models.attention import DHOGSA
 
@@ -147,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-train", action="store_true", help="forward only")
     p.add_argument("--no-plain", action="store_true", help="skip the plain forward")
     p.add_argument("--low-memory", action="store_true", help="also the low-memory forward (HOGformer.set_low_memory)")
-    p.add_argument("--strip-pixels", type=int, default=None, help="strip size of the low-memory forward")
+    p.add_argument(
+        "--strip-pixels", type=int, default=None, help="strip size of the low-memory forward (default: sized per image)"
+    )
     p.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
     p.add_argument(
         "--sort-one-head", action="store_true", help="sort at the one-head levels too, as the official code does (A/B)"
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from hogformer.inference.memory import available_bytes
+    from hogformer.models.hogformer import auto_strip_pixels
 
     rate = matmul_rate(args.device, args.threads)
     free_gib = available_bytes(torch.device(args.device)) / 2**30
@@ -199,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes:
             need = estimate_gib(size, mode, args.preset)
             label = {"forward": "forward", "lowmem": "forward, low memory", "train": "train step (fwd+bwd)"}[mode]
+            if mode == "lowmem":
+                label += f" ({args.strip_pixels or auto_strip_pixels(size, size)}-pixel strips)"
             if need > 0.9 * free_gib:
                 print(
                     f"| {size} | {label} | - | - | - | - | - | - | skipped: needs ~{need:.0f} GiB, "

@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per process")
-    p.add_argument("--strip-pixels", type=int, default=None, help="strip size of the project's low-memory forward")
+    p.add_argument(
+        "--strip-pixels",
+        type=int,
+        default=None,
+        help="strip size of the project's low-memory forward (default: sized per image, as restore runs it)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     from hogformer.models import HOGformer, HOGformerConfig
+    from hogformer.models.hogformer import auto_strip_pixels
 
     config = PUBLISHED
     if args.config:
@@ -196,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in [mode] + (["lowmem"] if mode == "forward" else []):
             ours = results.get((size, batch, mode, "project", m))
             label = f"{size}x{size}" + (f" x{batch} train step" if mode == "train" else " forward")
-            strips = f", {args.strip_pixels}-pixel strips" if args.strip_pixels else ""
+            strips = f", {args.strip_pixels or auto_strip_pixels(size, size)}-pixel strips"
             label += f" (project low-memory{strips})" if m == "lowmem" else ""
             print(ratio_row(label, ref, ours))
     return 0

@@ -50,7 +50,7 @@ def test_side_by_side_table(tmp_path: Path, golden_dir: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 32x32")]
     assert [r.split(" | ")[0] for r in rows] == [
         "| 32x32 forward",
-        "| 32x32 forward (project low-memory)",
+        "| 32x32 forward (project low-memory, 32768-pixel strips)",  # sized to the image: the smallest strip
         "| 32x32 x1 train step",
     ]
     for row in rows:

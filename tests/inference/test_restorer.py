@@ -436,21 +436,26 @@ def _count_strip_forwards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_low_memory_auto_on_cpu_above_512x512(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_low_memory_auto_on_cpu_from_512x512(monkeypatch: pytest.MonkeyPatch) -> None:
     from hogformer.inference.restorer import AUTO_LOW_MEMORY_PIXELS
-    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     model = _tiny(seed=4)
     auto = Restorer(model=model, device="cpu")  # the default
     assert auto.strip_pixels == "auto" and AUTO_LOW_MEMORY_PIXELS == 512 * 512
-    assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 512)) is None
-    assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 528)) == DEFAULT_STRIP_PIXELS
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 496, 512)) is None
+    # strips of an eighth of the image, at least 32K and at most 256K pixels
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 512)) == 32768
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 1024, 1024)) == 131072
+    assert auto.strip_pixels_for(torch.zeros(1, 3, 4096, 3072)) == 262144
     calls = _count_strip_forwards(monkeypatch)
     auto.restore_tensor(torch.rand(1, 3, 64, 64))
     assert calls == []
     x = torch.rand(1, 3, 512, 528, generator=torch.Generator().manual_seed(5))
     out = auto.restore_tensor(x)
-    assert calls and set(calls) == {DEFAULT_STRIP_PIXELS} and model.strip_pixels is None
+    assert calls and set(calls) == {512 * 528 // 8} and model.strip_pixels is None
+    calls.clear()
+    Restorer(model=model, device="cpu", low_memory=True).restore_tensor(torch.rand(1, 3, 64, 64))
+    assert calls and set(calls) == {32768}  # asked for: low memory at any size, strips sized to the image
     calls.clear()
     plain = Restorer(model=model, device="cpu", low_memory=False).restore_tensor(x)
     assert calls == []
@@ -463,7 +468,6 @@ def test_low_memory_auto_on_cpu_above_512x512(monkeypatch: pytest.MonkeyPatch) -
 def test_low_memory_auto_on_a_gpu_only_when_the_plain_forward_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     import hogformer.inference.restorer as restorer_module
     from hogformer.inference.memory import bytes_per_pixel
-    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
 
     auto = Restorer(model=_tiny(), device="cpu")
     auto.device = torch.device("meta")  # stands for a GPU: only the device type is looked at
@@ -472,14 +476,12 @@ def test_low_memory_auto_on_a_gpu_only_when_the_plain_forward_would_not_fit(monk
     monkeypatch.setattr(restorer_module, "available_bytes", lambda device: 2 * need)
     assert auto.strip_pixels_for(x) is None  # fits: the plain forward is the faster one on a GPU
     monkeypatch.setattr(restorer_module, "available_bytes", lambda device: need)
-    assert auto.strip_pixels_for(x) == DEFAULT_STRIP_PIXELS
+    assert auto.strip_pixels_for(x) == 512 * 512 // 8
 
 
 def test_low_memory_auto_falls_back_when_the_plain_forward_runs_out_of_memory(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from hogformer.models.hogformer import DEFAULT_STRIP_PIXELS
-
     model = _tiny(seed=6)
     forward = type(model).forward
     modes: list[int | None] = []
@@ -496,7 +498,7 @@ def test_low_memory_auto_falls_back_when_the_plain_forward_runs_out_of_memory(
     assert auto.strip_pixels == "auto" and auto.strip_pixels_for(x) is None  # the estimate says plain fits
     with caplog.at_level("WARNING", logger="hogformer.inference.restorer"):
         out = auto.restore_tensor(x)
-    assert modes == [None, DEFAULT_STRIP_PIXELS] and torch.isfinite(out).all()
+    assert modes == [None, 32768] and torch.isfinite(out).all()  # the smallest sized strip
     assert "retrying with the low-memory forward" in caplog.text
     assert model.strip_pixels is None  # left as it was
     modes.clear()

@@ -68,8 +68,37 @@ def test_low_memory_refuses_autograd():
     model = _random_model("tiny").set_low_memory()
     with pytest.raises(RuntimeError, match="inference"):
         model(torch.rand(1, 3, 16, 16, dtype=torch.float64))
-    with pytest.raises(ValueError, match="strip_pixels"):
-        model.set_low_memory(0)
+    for bad in (0, -5, "large", 1.5):
+        with pytest.raises(ValueError, match="strip_pixels"):
+            model.set_low_memory(bad)
+
+
+def test_auto_strip_size_is_an_eighth_of_the_image_within_bounds():
+    from hogformer.models.hogformer import auto_strip_pixels
+
+    assert auto_strip_pixels(512, 512) == 32768 and auto_strip_pixels(1024, 1024) == 131072
+    assert auto_strip_pixels(16, 16) == 32768 and auto_strip_pixels(256, 256) == 32768  # at least 32K
+    assert auto_strip_pixels(2048, 2048) == 262144 and auto_strip_pixels(8000, 6000) == 262144  # at most 256K
+    assert auto_strip_pixels(768, 1000) == 768 * 1000 // 8
+
+
+def test_low_memory_auto_strips_follow_the_input_size(monkeypatch):
+    """``set_low_memory()`` sizes the strips per input: the blocks get an eighth of each input's pixels."""
+    from hogformer.models.block import HOGformerBlock
+
+    calls = []
+    strip_forward = HOGformerBlock.add_low_memory_
+    monkeypatch.setattr(
+        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
+    )
+    monkeypatch.setattr("hogformer.models.hogformer.MIN_STRIP_PIXELS", 64)  # small inputs, several strips
+    model = _random_model("tiny")
+    x = torch.rand(1, 3, 64, 48, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(x)
+        out = model.set_low_memory()(x)
+    assert set(calls) == {64 * 48 // 8}
+    assert (out - ref).abs().max().item() < 1e-10 < (ref - x).abs().max().item()
 
 
 @pytest.mark.parametrize("i", range(3))

@@ -43,8 +43,9 @@ def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup
         const=True,
         default="auto",
         help="always run the network strip by strip (same results, a fraction of the memory: large images fit "
-        "whole). Default: automatic, on CPU above 512x512 pixels (faster there too), on GPU when the plain "
-        "forward would not fit",
+        "whole; strips of an eighth of the image, 32K to 256K pixels). Default: automatic, on CPU from 512x512 "
+        "pixels up (a quarter of the memory there, as fast from about 1024x1024), on GPU when the plain forward "
+        "would not fit",
     )
     memory.add_argument(
         "--no-low-memory",

@@ -14,7 +14,7 @@ import torch
 
 from ..checkpoints import load_model
 from ..models import HOGformer
-from ..models.hogformer import DEFAULT_STRIP_PIXELS
+from ..models.hogformer import auto_strip_pixels
 from .memory import auto_tile, available_bytes, bytes_per_pixel
 from .tiling import run_padded, tiled_apply
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 #: Inputs are reflect-padded to a multiple of this (as the official Setting I test script does) and cropped back.
 PAD_MULTIPLE = 16
-#: With ``low_memory="auto"`` on CPU, images of more than this many pixels (512x512) run the low-memory forward.
+#: With ``low_memory="auto"`` on CPU, images of this many pixels (512x512) and more run the low-memory forward.
 AUTO_LOW_MEMORY_PIXELS = 512 * 512
 #: Inference precisions: the autocast dtype of each. ``fp32`` is true float32 everywhere (on CUDA with
 #: TensorFloat-32 off: PyTorch's default TF32 convolutions put the published configuration over the 1e-2 float32
@@ -94,11 +94,12 @@ class Restorer:
     over ``tile_overlap`` pixels, ``"auto"`` picks the largest tile the free memory allows (and, on GPU
     out-of-memory, retries with half the tile). Any height and width is accepted (reflect-padded to a multiple
     of 16 and cropped back). ``low_memory``: run the network's low-memory mode
-    (:meth:`hogformer.models.HOGformer.set_low_memory`; ``True`` for the default strip size or a strip size in
-    pixels): the same results, a fraction of the activation memory, so large images run whole. The default,
-    ``"auto"``, picks per forward (:meth:`strip_pixels_for`): on CPU above 512x512 pixels, elsewhere when the
-    plain forward would not fit; ``False`` runs the network as it is (the plain forward, unless the model
-    passed in was set to low memory by its owner).
+    (:meth:`hogformer.models.HOGformer.set_low_memory`; ``True`` for strips sized per image by
+    :func:`hogformer.models.hogformer.auto_strip_pixels`, or a strip size in pixels): the same results, a
+    fraction of the activation memory, so large images run whole. The default, ``"auto"``, picks per forward
+    (:meth:`strip_pixels_for`): on CPU from 512x512 pixels up, elsewhere when the plain forward would not fit;
+    ``False`` runs the network as it is (the plain forward, unless the model passed in was set to low memory by
+    its owner).
 
     Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
     [0, 1]) or a float tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind and shape: arrays
@@ -142,12 +143,13 @@ class Restorer:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.tile_batch = tile_batch
-        #: "auto" (decided per forward, see :meth:`strip_pixels_for`), or the strip size (None: plain forward).
+        #: "auto" (whether to run low memory is decided per forward, see :meth:`strip_pixels_for`), "sized"
+        #: (always, strips sized per image), or the strip size (None: the model as it is).
         self.strip_pixels: int | str | None
         if low_memory == "auto":
             self.strip_pixels = "auto" if hasattr(self.model, "set_low_memory") else None
         elif low_memory is True:
-            self.strip_pixels = DEFAULT_STRIP_PIXELS
+            self.strip_pixels = "sized"
         elif low_memory is False or low_memory is None:
             self.strip_pixels = None
         elif isinstance(low_memory, int) and low_memory >= 1:
@@ -165,19 +167,22 @@ class Restorer:
         return 2 if self.autocast_dtype != torch.float32 else 4
 
     def strip_pixels_for(self, x: torch.Tensor) -> int | None:
-        """The strip size of the forward on ``x`` (None: the plain forward). With ``low_memory="auto"``: on CPU
-        the low-memory forward above :data:`AUTO_LOW_MEMORY_PIXELS` pixels, where it is also the faster one
-        (cache-sized working sets: 0.73x the plain time at 768x768, against 1.12x at 512x512 and 1.17x at 256,
-        measured in one process on a 2-core EPYC); on other devices only when the plain forward would not fit
-        the free memory (on a GPU the plain forward is the faster one: 0.53 s against 0.69 s at 1024x1024 on
-        an H200)."""
+        """The strip size of the forward on ``x`` (None: the plain forward); sized strips are
+        :func:`~hogformer.models.hogformer.auto_strip_pixels` of ``x``'s height and width. With
+        ``low_memory="auto"``: on CPU the low-memory forward from :data:`AUTO_LOW_MEMORY_PIXELS` pixels up
+        (at 512x512 a quarter of the plain forward's memory for about 1.1x its time; from about 768x768 also
+        the faster one, with cache-sized working sets; measured on a 2-core EPYC, README "Speed and memory");
+        on other devices only when the plain forward would not fit the free memory (on a GPU the plain forward
+        is the faster one: 0.53 s against 0.69 s at 1024x1024 on an H200)."""
+        b, _, h, w = x.shape
+        if self.strip_pixels == "sized":
+            return auto_strip_pixels(h, w)
         if self.strip_pixels != "auto":
             return self.strip_pixels  # type: ignore[return-value]
-        b, _, h, w = x.shape
         if self.device.type == "cpu":
-            return DEFAULT_STRIP_PIXELS if h * w > AUTO_LOW_MEMORY_PIXELS else None
+            return auto_strip_pixels(h, w) if h * w >= AUTO_LOW_MEMORY_PIXELS else None
         need = b * h * w * bytes_per_pixel(self.model.config.dim, self._element_size)
-        return None if need <= 0.8 * available_bytes(self.device) else DEFAULT_STRIP_PIXELS
+        return None if need <= 0.8 * available_bytes(self.device) else auto_strip_pixels(h, w)
 
     # ------------------------------------------------------------------------------------------ tensors
 
@@ -205,7 +210,7 @@ class Restorer:
                 )
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
-                strip_pixels = DEFAULT_STRIP_PIXELS
+                strip_pixels = auto_strip_pixels(*x.shape[-2:])
         return self._run(x, strip_pixels)
 
     def _run(self, x: torch.Tensor, strip_pixels: int | None) -> torch.Tensor:

@@ -11,8 +11,25 @@ from .block import HOGformerBlock
 from .config import SIZE_MULTIPLE, HOGformerConfig
 from .layers import Downsample, OverlapPatchEmbed, SkipPatchEmbed, Upsample
 
-#: Default strip size of the low-memory mode: 256K pixels (a 2048-pixel-wide image in strips of 128 rows).
-DEFAULT_STRIP_PIXELS = 1 << 18
+#: Largest strip of the low-memory mode's automatic size: 256K pixels (a 2048-pixel-wide image in strips of 128
+#: rows); larger strips hold more memory and gained no speed on a CPU (cache-sized working sets).
+MAX_STRIP_PIXELS = 1 << 18
+#: Smallest strip of the automatic size: 32K pixels (a 512x512 image in 8 strips of 64 rows).
+MIN_STRIP_PIXELS = 1 << 15
+
+
+def auto_strip_pixels(height: int, width: int) -> int:
+    """The low-memory mode's strip size for a ``height x width`` input: an eighth of the image, between
+    :data:`MIN_STRIP_PIXELS` and :data:`MAX_STRIP_PIXELS`.
+
+    The low-memory peak is the few full-resolution maps the U-Net keeps (proportional to the image) plus one
+    strip's working set (about ten maps of the strip's size), so an eighth keeps the strips' share of the peak
+    bounded at every size. Measured on a 2-core CPU (``benchmarks/bench_inference.py --low-memory
+    --strip-pixels N``; README, "Speed and memory"): at 512x512, 32K-pixel strips peak at about a quarter of
+    the plain forward's memory for about 1.1x its time; at 1024x1024, 128K-pixel strips run as fast as 256K
+    ones in about three quarters of their memory, 32K ones 8% slower.
+    """
+    return min(max(height * width // 8, MIN_STRIP_PIXELS), MAX_STRIP_PIXELS)
 
 
 def _level(config: HOGformerConfig, width: int, n_blocks: int, heads: int) -> nn.Sequential:
@@ -56,19 +73,24 @@ class HOGformer(nn.Module):
         self.reduce_chan_level_1 = nn.Conv2d(2 * d + c, 2 * d, kernel_size=1, bias=bias)
         self.reduce_chan_level_2 = nn.Conv2d(4 * d + c, 4 * d, kernel_size=1, bias=bias)
         self.reduce_chan_level_3 = nn.Conv2d(8 * d + c, 8 * d, kernel_size=1, bias=bias)
-        #: Low-memory mode (:meth:`set_low_memory`): strip size in pixels, or None for the plain forward.
-        self.strip_pixels: int | None = None
+        #: Low-memory mode (:meth:`set_low_memory`): strip size in pixels, ``"auto"`` (sized per input by
+        #: :func:`auto_strip_pixels`), or None for the plain forward.
+        self.strip_pixels: int | str | None = None
         #: Activation checkpointing in training (:meth:`set_checkpointing`).
         self.checkpointing = False
 
-    def set_low_memory(self, strip_pixels: int | None = DEFAULT_STRIP_PIXELS) -> HOGformer:
-        """Run the transformer blocks strip by strip (about ``strip_pixels`` pixels a strip) and in place, so
-        that no full-resolution tensor wider than a level's own features is ever allocated; ``None`` turns it
-        off. The mathematics is unchanged (float64 outputs agree with the plain forward to rounding; float32
-        within its usual noise); it is for inference only (the forward refuses to run it with autograd on).
-        Returns the model."""
-        if strip_pixels is not None and strip_pixels < 1:
-            raise ValueError(f"strip_pixels must be >= 1 or None, got {strip_pixels}")
+    def set_low_memory(self, strip_pixels: int | str | None = "auto") -> HOGformer:
+        """Run the transformer blocks strip by strip (about ``strip_pixels`` pixels a strip; ``"auto"``: sized
+        per input by :func:`auto_strip_pixels`) and in place, so that no full-resolution tensor wider than a
+        level's own features is ever allocated; ``None`` turns it off. The mathematics is unchanged (float64
+        outputs agree with the plain forward to rounding; float32 within its usual noise); it is for inference
+        only (the forward refuses to run it with autograd on). Returns the model."""
+        if (
+            strip_pixels is not None
+            and strip_pixels != "auto"
+            and not (isinstance(strip_pixels, int) and strip_pixels >= 1)
+        ):
+            raise ValueError(f"strip_pixels must be 'auto', an int >= 1 or None, got {strip_pixels!r}")
         self.strip_pixels = strip_pixels
         return self
 
@@ -82,15 +104,15 @@ class HOGformer(nn.Module):
         self.checkpointing = bool(enabled)
         return self
 
-    def _run_level(self, level: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        if self.strip_pixels is None:
+    def _run_level(self, level: nn.Sequential, x: torch.Tensor, strip_pixels: int | None) -> torch.Tensor:
+        if strip_pixels is None:
             if self.checkpointing and torch.is_grad_enabled():
                 for block in level:
                     x = checkpoint(block, x, use_reentrant=False)
                 return x
             return level(x)
         for block in level:  # x is always a temporary of forward, so updating it in place is safe
-            block.add_low_memory_(x, self.strip_pixels)
+            block.add_low_memory_(x, strip_pixels)
         return x
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
@@ -105,19 +127,24 @@ class HOGformer(nn.Module):
                 f"HOGformer needs height and width divisible by {SIZE_MULTIPLE}, got {h}x{w}; "
                 "pad the input (hogformer.inference.run_padded) or use hogformer.Restorer"
             )
-        enc1 = self._run_level(self.encoder_level1, self.patch_embed(img))
+        sp = auto_strip_pixels(h, w) if self.strip_pixels == "auto" else self.strip_pixels
+        enc1 = self._run_level(self.encoder_level1, self.patch_embed(img), sp)
         skip1 = self.skip_patch_embed1(img)
-        enc2 = self._run_level(self.encoder_level2, self.reduce_chan_level_1(torch.cat((self.down1_2(enc1), skip1), 1)))
+        enc2 = self._run_level(
+            self.encoder_level2, self.reduce_chan_level_1(torch.cat((self.down1_2(enc1), skip1), 1)), sp
+        )
         skip2 = self.skip_patch_embed2(skip1)
-        enc3 = self._run_level(self.encoder_level3, self.reduce_chan_level_2(torch.cat((self.down2_3(enc2), skip2), 1)))
+        enc3 = self._run_level(
+            self.encoder_level3, self.reduce_chan_level_2(torch.cat((self.down2_3(enc2), skip2), 1)), sp
+        )
         skip3 = self.skip_patch_embed3(skip2)
-        x = self._run_level(self.latent, self.reduce_chan_level_3(torch.cat((self.down3_4(enc3), skip3), 1)))
+        x = self._run_level(self.latent, self.reduce_chan_level_3(torch.cat((self.down3_4(enc3), skip3), 1)), sp)
         del skip1, skip2, skip3
-        x = self._run_level(self.decoder_level3, self.reduce_chan_level3(torch.cat((self.up4_3(x), enc3), 1)))
+        x = self._run_level(self.decoder_level3, self.reduce_chan_level3(torch.cat((self.up4_3(x), enc3), 1)), sp)
         del enc3
-        x = self._run_level(self.decoder_level2, self.reduce_chan_level2(torch.cat((self.up3_2(x), enc2), 1)))
+        x = self._run_level(self.decoder_level2, self.reduce_chan_level2(torch.cat((self.up3_2(x), enc2), 1)), sp)
         del enc2
-        x = self._run_level(self.decoder_level1, torch.cat((self.up2_1(x), enc1), 1))
+        x = self._run_level(self.decoder_level1, torch.cat((self.up2_1(x), enc1), 1), sp)
         del enc1
-        x = self._run_level(self.refinement, x)
+        x = self._run_level(self.refinement, x, sp)
         return self.output(x) + img
