@@ -26,7 +26,7 @@ def auto_strip_pixels(height: int, width: int) -> int:
     strip's working set (about ten maps of the strip's size), so an eighth keeps the strips' share of the peak
     bounded at every size. Measured on a 2-core CPU (``benchmarks/bench_inference.py --low-memory
     --strip-pixels N``; README, "Speed and memory"): at 512x512, 32K-pixel strips peak at about a quarter of
-    the plain forward's memory for about 1.1x its time; at 1024x1024, 128K-pixel strips run as fast as 256K
+    the plain forward's memory for 1.15-1.2x its time; at 1024x1024, 128K-pixel strips run as fast as 256K
     ones in about three quarters of their memory, 32K ones 8% slower.
     """
     return min(max(height * width // 8, MIN_STRIP_PIXELS), MAX_STRIP_PIXELS)
