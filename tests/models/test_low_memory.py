@@ -68,7 +68,7 @@ def test_low_memory_refuses_autograd():
     model = _random_model("tiny").set_low_memory()
     with pytest.raises(RuntimeError, match="inference"):
         model(torch.rand(1, 3, 16, 16, dtype=torch.float64))
-    for bad in (0, -5, "large", 1.5):
+    for bad in (0, -5, "large", 1.5, True):
         with pytest.raises(ValueError, match="strip_pixels"):
             model.set_low_memory(bad)
 

@@ -172,9 +172,8 @@ class Restorer:
         ``low_memory="auto"``: on CPU the low-memory forward from :data:`AUTO_LOW_MEMORY_PIXELS` pixels up
         (at 512x512 a quarter of the plain forward's memory for 1.15-1.2x its time; at 1024x1024 also the
         faster one, 82 s against 151 s, with cache-sized working sets; measured on a 2-core EPYC, README "Speed
-        and memory");
-        on other devices only when the plain forward would not fit the free memory (on a GPU the plain forward
-        is the faster one: 0.53 s against 0.69 s at 1024x1024 on an H200)."""
+        and memory"); on other devices only when the plain forward would not fit the free memory (on a GPU
+        the plain forward is the faster one: 0.53 s against 0.69 s at 1024x1024 on an H200)."""
         b, _, h, w = x.shape
         if self.strip_pixels == "sized":
             return auto_strip_pixels(h, w)

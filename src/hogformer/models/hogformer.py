@@ -88,7 +88,7 @@ class HOGformer(nn.Module):
         if (
             strip_pixels is not None
             and strip_pixels != "auto"
-            and not (isinstance(strip_pixels, int) and strip_pixels >= 1)
+            and not (isinstance(strip_pixels, int) and not isinstance(strip_pixels, bool) and strip_pixels >= 1)
         ):
             raise ValueError(f"strip_pixels must be 'auto', an int >= 1 or None, got {strip_pixels!r}")
         self.strip_pixels = strip_pixels
