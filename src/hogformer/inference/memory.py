@@ -75,8 +75,10 @@ def bytes_per_pixel(dim: int, element_size: int = 4, low_memory: bool = False) -
     ``2000 + 220 * dim`` bytes at float32, with a safety margin of 1.5x. The low-memory mode
     (:meth:`hogformer.models.HOGformer.set_low_memory`) keeps only a few full-resolution feature maps
     (the level-1 skip, the decoder's input and the upsampling temporaries, about ``24 * dim`` bytes at
-    float32) plus strip buffers; ``benchmarks/bench_inference.py --low-memory`` measured about 2.3 KB per
-    pixel at 512x512 (width 36); the model is ``40 * dim`` bytes plus 1 KB, with the same margin.
+    float32) plus strip buffers; ``benchmarks/bench_inference.py --low-memory`` (strips sized per image)
+    measured 2.5 KB per pixel at 512x512 and 2.1-2.7 KB at 1024x1024 (width 36; the peak RSS of one
+    configuration varies by a quarter between runs); the model is ``40 * dim`` bytes plus 1 KB, with the
+    same margin.
     """
     per_px = (1024 + 40 * dim) if low_memory else (2000 + 220 * dim)
     return int(1.5 * per_px * element_size / 4)
