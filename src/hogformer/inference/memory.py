@@ -76,7 +76,7 @@ def bytes_per_pixel(dim: int, element_size: int = 4, low_memory: bool = False) -
     (:meth:`hogformer.models.HOGformer.set_low_memory`) keeps only a few full-resolution feature maps
     (the level-1 skip, the decoder's input and the upsampling temporaries, about ``24 * dim`` bytes at
     float32) plus strip buffers; ``benchmarks/bench_inference.py --low-memory`` (strips sized per image)
-    measured 2.5 KB per pixel at 512x512 and 2.1-2.7 KB at 1024x1024 (width 36; the peak RSS of one
+    measured 2.6 KiB per pixel at 512x512 and 2.1-2.7 KiB at 1024x1024 (width 36; the peak RSS of one
     configuration varies by a quarter between runs); the model is ``40 * dim`` bytes plus 1 KB, with the
     same margin.
     """
