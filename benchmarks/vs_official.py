@@ -87,7 +87,7 @@ def worker(spec: dict) -> dict:
 
         model = HOGformer(HOGformerConfig.from_dict(spec["config"]))
         if spec["mode"] == "lowmem":
-            model.set_low_memory(*([spec["strip_pixels"]] if spec.get("strip_pixels") else []))
+            model.set_low_memory(spec.get("strip_pixels") or "auto")  # default: strips sized per image, as restore
         grad_off = torch.inference_mode
     model.load_state_dict(load_file(spec["weights"]))  # the same 579 names (golden official_full_state_dict.tsv)
     gen = torch.Generator().manual_seed(0)

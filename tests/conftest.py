@@ -80,3 +80,17 @@ def saved_bytes():
         return result, sum(seen.values())
 
     return measure
+
+
+@pytest.fixture()
+def strip_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The strip size of every low-memory block forward (``HOGformerBlock.add_low_memory_``) during the test, in
+    call order; the blocks still compute."""
+    from hogformer.models.block import HOGformerBlock
+
+    calls: list[int] = []
+    strip_forward = HOGformerBlock.add_low_memory_
+    monkeypatch.setattr(
+        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
+    )
+    return calls

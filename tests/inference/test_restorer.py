@@ -18,7 +18,6 @@ from PIL import Image
 
 import hogformer
 from hogformer.inference.restorer import PAD_MULTIPLE, Restorer, check_precision, pick_device
-from hogformer.models import HOGformerBlock
 
 ODD_SIZES = [(1, 1), (3, 5), (17, 33), (40, 72)]
 
@@ -393,18 +392,14 @@ def test_auto_tile_restores(rand: Restorer) -> None:
     torch.testing.assert_close(auto, rand.restore_tensor(x), rtol=0, atol=0)  # the tile is far larger
 
 
-def test_low_memory_restorer_matches_the_whole_image_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_low_memory_restorer_matches_the_whole_image_forward(strip_calls: list[int]) -> None:
     model = _tiny(seed=3)
     x = torch.rand(1, 3, 40, 72)
     plain = Restorer(model=model, device="cpu").restore_tensor(x)
+    assert strip_calls == []
     low = Restorer(model=model, device="cpu", low_memory=16 * 80)  # 16-row strips of the padded 48x80 input
-    calls = []
-    strip_forward = HOGformerBlock.add_low_memory_
-    monkeypatch.setattr(
-        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
-    )
     out = low.restore_tensor(x)
-    assert calls and set(calls) == {16 * 80}
+    assert strip_calls and set(strip_calls) == {16 * 80}
     assert model.strip_pixels is None  # the caller's model is left as it was
     assert (plain - x).abs().mean().item() > 1e-2  # the random network changes the image
     assert (out - plain).abs().mean().item() < 1e-4  # float32 rounding only (the sorts make it chaotic)
@@ -427,16 +422,7 @@ def test_auto_tile_is_larger_in_low_memory_mode(monkeypatch: pytest.MonkeyPatch)
     assert Restorer(model=model, device="cpu", tile="auto")._tile_for(x) == low
 
 
-def _count_strip_forwards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    strip_forward = HOGformerBlock.add_low_memory_
-    monkeypatch.setattr(
-        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
-    )
-    return calls
-
-
-def test_low_memory_auto_on_cpu_from_512x512(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_low_memory_auto_on_cpu_from_512x512(strip_calls: list[int]) -> None:
     from hogformer.inference.restorer import AUTO_LOW_MEMORY_PIXELS
 
     model = _tiny(seed=4)
@@ -447,18 +433,17 @@ def test_low_memory_auto_on_cpu_from_512x512(monkeypatch: pytest.MonkeyPatch) ->
     assert auto.strip_pixels_for(torch.zeros(1, 3, 512, 512)) == 32768
     assert auto.strip_pixels_for(torch.zeros(1, 3, 1024, 1024)) == 131072
     assert auto.strip_pixels_for(torch.zeros(1, 3, 4096, 3072)) == 262144
-    calls = _count_strip_forwards(monkeypatch)
     auto.restore_tensor(torch.rand(1, 3, 64, 64))
-    assert calls == []
+    assert strip_calls == []
     x = torch.rand(1, 3, 512, 528, generator=torch.Generator().manual_seed(5))
     out = auto.restore_tensor(x)
-    assert calls and set(calls) == {512 * 528 // 8} and model.strip_pixels is None
-    calls.clear()
+    assert strip_calls and set(strip_calls) == {512 * 528 // 8} and model.strip_pixels is None
+    strip_calls.clear()
     Restorer(model=model, device="cpu", low_memory=True).restore_tensor(torch.rand(1, 3, 64, 64))
-    assert calls and set(calls) == {32768}  # asked for: low memory at any size, strips sized to the image
-    calls.clear()
+    assert strip_calls and set(strip_calls) == {32768}  # asked for: low memory at any size, strips sized to the image
+    strip_calls.clear()
     plain = Restorer(model=model, device="cpu", low_memory=False).restore_tensor(x)
-    assert calls == []
+    assert strip_calls == []
     # the same mathematics: float32 through the sorts is chaotic at this size, so the project's float32 bound
     assert (out - plain).abs().mean().item() < 1e-2 < (plain - x).abs().mean().item()
     # a network without a low-memory mode is simply run as it is

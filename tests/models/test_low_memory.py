@@ -82,22 +82,15 @@ def test_auto_strip_size_is_an_eighth_of_the_image_within_bounds():
     assert auto_strip_pixels(768, 1000) == 768 * 1000 // 8
 
 
-def test_low_memory_auto_strips_follow_the_input_size(monkeypatch):
+def test_low_memory_auto_strips_follow_the_input_size(monkeypatch, strip_calls):
     """``set_low_memory()`` sizes the strips per input: the blocks get an eighth of each input's pixels."""
-    from hogformer.models.block import HOGformerBlock
-
-    calls = []
-    strip_forward = HOGformerBlock.add_low_memory_
-    monkeypatch.setattr(
-        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
-    )
     monkeypatch.setattr("hogformer.models.hogformer.MIN_STRIP_PIXELS", 64)  # small inputs, several strips
     model = _random_model("tiny")
     x = torch.rand(1, 3, 64, 48, dtype=torch.float64)
     with torch.no_grad():
         ref = model(x)
         out = model.set_low_memory()(x)
-    assert set(calls) == {64 * 48 // 8}
+    assert set(strip_calls) == {64 * 48 // 8}
     assert (out - ref).abs().max().item() < 1e-10 < (ref - x).abs().max().item()
 
 
