@@ -50,19 +50,16 @@ def test_float64_gradients_match_official(golden_dir, golden_cases, tiny_config_
         assert (got - ref).abs().max().item() <= 1e-7 * max(scale, 1e-30), name
 
 
+@pytest.mark.float32
 @pytest.mark.parametrize("i", CASES)
-def test_float32_within_the_official_float32_noise(model32, golden_cases, i, threads):
-    """float32 is chaotic (two sorts on computed keys): compare statistically with the official float32 run."""
-    ref = golden_cases[f"output_{i}"]
-    official_err = (golden_cases[f"output32_{i}"].double() - ref).abs().mean().item()
-    floor = max(official_err, golden_cases[f"floor32_{i}"].item())
-    for n in (1, 2):
-        torch.set_num_threads(n)
-        with torch.no_grad():
-            out = model32(golden_cases[f"input_{i}"].float())
-        err = (out.double() - ref).abs().mean().item()
-        assert err < 1e-2, (n, err)
-        if i < 3:  # no exact ties in the random inputs: the error is the official float32 error's size
-            assert err < 3 * floor + 1e-7, (n, err, floor)
-        else:  # 8-bit image: ties in flat areas may break differently with threads (golden README)
-            assert err < 3e-3, (n, err)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_float32_within_its_own_noise_of_the_official_float64(
+    model32, golden_cases, i, n_threads, threads, float32_agreement
+):
+    """float32 is chaotic (two sorts on computed keys; the official code disagrees with itself between thread
+    counts), so it is compared with the official float64 output within the network's float32 noise measured here:
+    on this CPU, with its kernels and this thread count."""
+    torch.set_num_threads(n_threads)
+    x, ref = golden_cases[f"input_{i}"], golden_cases[f"output_{i}"]
+    agreement = float32_agreement(model32, x, ref, seed=i)
+    assert agreement.agrees, agreement
