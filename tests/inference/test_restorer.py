@@ -292,8 +292,19 @@ def test_fp16_on_cpu_is_refused() -> None:
 
 
 def test_unknown_precision_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown precision 'fp64'"):
-        Restorer(model=_tiny(), device="cpu", precision="fp64")
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        Restorer(model=_tiny(), device="cpu", precision="fp8")
+
+
+def test_fp64_runs_the_network_in_float64_and_agrees_with_the_low_memory_forward() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 40, 72)
+    plain = Restorer(model=_tiny(), device="cpu", precision="fp64", low_memory=False)
+    low = Restorer(model=_tiny(), device="cpu", precision="fp64", low_memory=8 * 80)
+    assert next(plain.model.parameters()).dtype == torch.float64
+    a, b = plain.restore_tensor(x), low.restore_tensor(x)
+    assert a.dtype == torch.float64 and (a - x).abs().mean().item() > 1e-2
+    assert (a - b).abs().max().item() < 1e-10
 
 
 def test_check_precision() -> None:
@@ -490,3 +501,15 @@ def test_low_memory_auto_falls_back_when_the_plain_forward_runs_out_of_memory(
     with pytest.raises(torch.OutOfMemoryError):  # asked for the plain forward: no silent switch
         Restorer(model=model, device="cpu", low_memory=False).restore_tensor(x)
     assert modes == [None]
+
+
+@pytest.mark.parametrize("low_memory", [False, 16 * 48], ids=["plain", "low-memory"])
+def test_progress_inside_one_image_advances_block_by_block(low_memory) -> None:
+    model = _tiny()
+    calls: list[tuple[int, int]] = []
+    Restorer(model=model, device="cpu", low_memory=low_memory).restore_tensor(
+        torch.rand(1, 3, 40, 48), progress=lambda done, total: calls.append((done, total))
+    )
+    blocks = sum(1 for m in model.modules() if type(m).__name__ == "HOGformerBlock")
+    assert blocks > 1 and calls == [(k, blocks) for k in range(1, blocks + 1)]
+    assert model.block_callback is None  # the restorer leaves the model as it found it

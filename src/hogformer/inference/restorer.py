@@ -16,7 +16,7 @@ from ..checkpoints import load_model
 from ..models import HOGformer
 from ..models.hogformer import auto_strip_pixels
 from .memory import auto_tile, available_bytes, bytes_per_pixel
-from .tiling import run_padded, tiled_apply
+from .tiling import run_padded, tile_starts, tiled_apply
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,18 @@ log = logging.getLogger(__name__)
 PAD_MULTIPLE = 16
 #: With ``low_memory="auto"`` on CPU, images of this many pixels (512x512) and more run the low-memory forward.
 AUTO_LOW_MEMORY_PIXELS = 512 * 512
-#: Inference precisions: the autocast dtype of each. ``fp32`` is true float32 everywhere (on CUDA with
-#: TensorFloat-32 off: PyTorch's default TF32 convolutions put the published configuration over the 1e-2 float32
-#: bound, 0.0115 measured on an H200); ``tf32`` is CUDA's TF32 convolutions and matrix products.
-PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: Inference precisions: the dtype each computes in. ``fp32`` is true float32 everywhere (on CUDA with
+#: TensorFloat-32 off: TF32 convolutions move the published configuration's outputs by about 1e-2);
+#: ``tf32`` is CUDA's TF32 convolutions and matrix products; ``fp16`` and ``bf16`` run under autocast; ``fp64``
+#: runs the network in float64, whose results agree across CPUs, thread counts and the low-memory forward to
+#: ~1e-12 (the sorts make float32 results depend on the machine; docs/float32.md), at several times the cost.
+PRECISIONS = {
+    "fp32": torch.float32,
+    "tf32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+    "fp64": torch.float64,
+}
 
 T = TypeVar("T")
 
@@ -73,7 +81,7 @@ def cuda_tf32(allow: bool) -> Iterator[None]:
 
 
 def check_precision(device: torch.device, precision: str) -> torch.dtype:
-    """The autocast dtype for ``precision`` on ``device``; refuses half precision a device cannot run."""
+    """The compute dtype for ``precision`` on ``device``; refuses a precision the device cannot run."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     dtype = PRECISIONS[precision]
@@ -83,6 +91,8 @@ def check_precision(device: torch.device, precision: str) -> torch.dtype:
         raise ValueError("fp16 is not supported on CPU; use bf16 (on CPUs with AVX512-BF16/AMX) or fp32")
     if dtype == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("bf16 is not supported on this GPU; use fp16 or fp32")
+    if dtype == torch.float64 and device.type == "mps":
+        raise ValueError("fp64 is not supported on Apple MPS; use fp32 or the CPU")
     return dtype
 
 
@@ -121,7 +131,11 @@ class Restorer:
         low_memory: bool | int | str = "auto",
     ) -> None:
         self.device = pick_device(device)
-        self.autocast_dtype = check_precision(self.device, precision)
+        dtype = check_precision(self.device, precision)
+        #: The dtype of the network's weights, its inputs and the blended tiles: float64 for ``fp64``, else float32.
+        self.dtype = torch.float64 if dtype == torch.float64 else torch.float32
+        #: Autocast's dtype for ``fp16`` / ``bf16``, else the compute dtype (no autocast).
+        self.autocast_dtype = dtype
         self.precision = precision
         self.weights_info: Any = None
         if model is None:
@@ -133,7 +147,7 @@ class Restorer:
         else:
             model = model.to(self.device).eval()
             self.weights_path = None
-        self.model = model
+        self.model = model.to(self.dtype)
         if isinstance(tile, str) and tile != "auto":
             tile = int(tile)
         if isinstance(tile, int) and (tile < PAD_MULTIPLE or tile % PAD_MULTIPLE):
@@ -163,8 +177,8 @@ class Restorer:
 
     @property
     def _element_size(self) -> int:
-        """Bytes per activation value: 2 under half-precision autocast, else 4."""
-        return 2 if self.autocast_dtype != torch.float32 else 4
+        """Bytes per activation value: 2 under half-precision autocast, 8 in float64, else 4."""
+        return self.autocast_dtype.itemsize
 
     def strip_pixels_for(self, x: torch.Tensor) -> int | None:
         """The strip size of the forward on ``x`` (None: the plain forward); sized strips are
@@ -190,7 +204,7 @@ class Restorer:
     def _precision(self) -> Iterator[None]:
         """Autocast for fp16/bf16; on CUDA, TF32 on for ``tf32`` and off otherwise."""
         with contextlib.ExitStack() as stack:
-            if self.autocast_dtype != torch.float32:
+            if self.autocast_dtype in (torch.float16, torch.bfloat16):
                 stack.enter_context(torch.autocast(self.device.type, dtype=self.autocast_dtype))
             if self.device.type == "cuda":
                 stack.enter_context(cuda_tf32(self.precision == "tf32"))
@@ -199,7 +213,7 @@ class Restorer:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.strip_pixels is None:  # the model as it is (a HOGformer may have its own low-memory setting)
             with self._precision():
-                return self.model(x).float()
+                return self.model(x).to(self.dtype)
         strip_pixels = self.strip_pixels_for(x)
         if strip_pixels is None and self.strip_pixels == "auto":
             try:
@@ -218,7 +232,7 @@ class Restorer:
         self.model.set_low_memory(strip_pixels)
         try:
             with self._precision():
-                return self.model(x).float()
+                return self.model(x).to(self.dtype)
         finally:
             self.model.set_low_memory(saved)
 
@@ -233,33 +247,76 @@ class Restorer:
             low_memory=self.strip_pixels is not None,  # "auto" switches to it where the plain forward won't fit
         )
 
+    def _forwards(self, x: torch.Tensor, tile: int | None) -> int:
+        """Network forwards one restore of ``x`` runs with ``tile``."""
+        h, w = x.shape[-2:]
+        if tile is None or (h <= tile and w <= tile):
+            return 1
+        overlap = min(self.tile_overlap, tile // 2 - 1)
+        tiles = len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
+        return -(-tiles // self.tile_batch)
+
+    @contextlib.contextmanager
+    def _block_progress(self, progress: Callable[[int, int], None] | None, forwards: int) -> Iterator[None]:
+        """``progress(done, total)`` after every transformer block of ``forwards`` forwards (a network without
+        block callbacks reports once per forward)."""
+        if progress is None:
+            yield
+            return
+        if not hasattr(self.model, "set_block_callback"):
+            done = [0]
+
+            def forward_done() -> None:
+                done[0] += 1
+                progress(done[0], forwards)
+
+            handle = self.model.register_forward_hook(lambda *_: forward_done())
+            try:
+                yield
+            finally:
+                handle.remove()
+            return
+        total = forwards * self.model.num_blocks
+        done = [0]
+
+        def block_done() -> None:
+            done[0] = min(done[0] + 1, total)
+            progress(done[0], total)
+
+        saved = self.model.block_callback
+        self.model.set_block_callback(block_done)
+        try:
+            yield
+        finally:
+            self.model.set_block_callback(saved)
+
     def restore_tensor(self, x: torch.Tensor, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-        """Restore ``(B, C, H, W)`` float images in [0, 1]; returns float32 in [0, 1] on the input's device."""
+        """Restore ``(B, C, H, W)`` float images in [0, 1]; returns float32 (float64 for ``fp64``) in [0, 1] on
+        the input's device. ``progress(done, total)`` is called as the work advances (after every transformer
+        block of every tile), so one large image can show its progress."""
         if x.ndim != 4:
             raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
         channels = self.model.config.inp_channels
         if x.shape[1] != channels:
             raise ValueError(f"the model takes {channels} channels, the image has {x.shape[1]}")
         source_device = x.device
-        x = x.to(self.device, torch.float32)
+        x = x.to(self.device, self.dtype)
         tile = self._tile_for(x)
         with torch.inference_mode():
             while True:
                 try:
-                    if tile is None or (x.shape[-2] <= tile and x.shape[-1] <= tile):
-                        out = run_padded(self._forward, x, PAD_MULTIPLE, mode="reflect")
-                        if progress:
-                            progress(1, 1)
-                    else:
-                        out = tiled_apply(
-                            self._forward,
-                            x,
-                            tile=tile,
-                            overlap=min(self.tile_overlap, tile // 2 - 1),
-                            multiple=PAD_MULTIPLE,
-                            tile_batch=self.tile_batch,
-                            progress=progress,
-                        )
+                    with self._block_progress(progress, self._forwards(x, tile)):
+                        if tile is None or (x.shape[-2] <= tile and x.shape[-1] <= tile):
+                            out = run_padded(self._forward, x, PAD_MULTIPLE, mode="reflect")
+                        else:
+                            out = tiled_apply(
+                                self._forward,
+                                x,
+                                tile=tile,
+                                overlap=min(self.tile_overlap, tile // 2 - 1),
+                                multiple=PAD_MULTIPLE,
+                                tile_batch=self.tile_batch,
+                            )
                     break
                 except torch.OutOfMemoryError:
                     if self.tile != "auto":
@@ -276,31 +333,36 @@ class Restorer:
 
     # ------------------------------------------------------------------------------------------ any image
 
-    def __call__(self, image: T) -> T:
-        """Restore a PIL image, numpy array or tensor; returns the same kind (see the class docstring)."""
+    def __call__(self, image: T, *, progress: Callable[[int, int], None] | None = None) -> T:
+        """Restore a PIL image, numpy array or tensor; returns the same kind (see the class docstring).
+        ``progress``: as in :meth:`restore_tensor`."""
         if isinstance(image, torch.Tensor):
             batched = image.ndim == 4
             x = image if batched else image.unsqueeze(0)
-            out = self.restore_tensor(x.float()).to(image.dtype if image.is_floating_point() else torch.float32)
+            out = self.restore_tensor(x.float(), progress).to(
+                image.dtype if image.is_floating_point() else torch.float32
+            )
             return out if batched else out[0]  # type: ignore[return-value]
         if isinstance(image, np.ndarray):
-            return _restore_array(self, image)  # type: ignore[return-value]
+            return _restore_array(self, image, progress)  # type: ignore[return-value]
         try:
             from PIL import Image
         except ImportError:  # pragma: no cover
             Image = None  # type: ignore[assignment]
         if Image is not None and isinstance(image, Image.Image):
-            return _restore_pil(self, image)  # type: ignore[return-value]
+            return _restore_pil(self, image, progress)  # type: ignore[return-value]
         raise TypeError(f"Restorer takes a PIL image, numpy array or torch tensor, not {type(image).__name__}")
 
 
-def _restore_rgb(restorer: Restorer, rgb: np.ndarray) -> np.ndarray:
+def _restore_rgb(restorer: Restorer, rgb: np.ndarray, progress: Callable[[int, int], None] | None) -> np.ndarray:
     """float HxWx3 in [0, 1] -> restored float32 HxWx3."""
     x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
-    return restorer.restore_tensor(x)[0].permute(1, 2, 0).numpy()
+    return restorer.restore_tensor(x, progress)[0].permute(1, 2, 0).numpy()
 
 
-def _restore_array(restorer: Restorer, arr: np.ndarray) -> np.ndarray:
+def _restore_array(
+    restorer: Restorer, arr: np.ndarray, progress: Callable[[int, int], None] | None = None
+) -> np.ndarray:
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
         raise ValueError(f"expected an HxW or HxWxC (C = 1 to 4) array, got shape {arr.shape}")
     if arr.dtype == np.uint8:
@@ -316,7 +378,7 @@ def _restore_array(restorer: Restorer, arr: np.ndarray) -> np.ndarray:
         x = x[..., None]
     grey = x.shape[2] in (1, 2)
     rgb = np.repeat(x[..., :1], 3, axis=2) if grey else x[..., :3]
-    out = _restore_rgb(restorer, rgb)
+    out = _restore_rgb(restorer, rgb, progress)
     if grey:
         out = out.mean(axis=2, keepdims=True)
     if x.shape[2] in (2, 4):
@@ -328,20 +390,20 @@ def _restore_array(restorer: Restorer, arr: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(out, 0, 1) * scale).astype(arr.dtype)
 
 
-def _restore_pil(restorer: Restorer, image: Any) -> Any:
+def _restore_pil(restorer: Restorer, image: Any, progress: Callable[[int, int], None] | None = None) -> Any:
     from PIL import Image
 
     mode = image.mode
     if mode in ("RGB", "L", "RGBA", "LA"):
         arr = np.asarray(image)
-        out = _restore_array(restorer, arr)
+        out = _restore_array(restorer, arr, progress)
         result = Image.fromarray(out, mode=mode)
     elif mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(image).astype(np.uint16)
-        result = Image.fromarray(_restore_array(restorer, arr))
+        result = Image.fromarray(_restore_array(restorer, arr, progress))
     else:
         converted = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-        result = Image.fromarray(_restore_array(restorer, np.asarray(converted)), mode=converted.mode)
+        result = Image.fromarray(_restore_array(restorer, np.asarray(converted), progress), mode=converted.mode)
     if image.info.get("icc_profile"):
         result.info["icc_profile"] = image.info["icc_profile"]
     return result

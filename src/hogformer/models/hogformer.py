@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -78,6 +80,19 @@ class HOGformer(nn.Module):
         self.strip_pixels: int | str | None = None
         #: Activation checkpointing in training (:meth:`set_checkpointing`).
         self.checkpointing = False
+        #: Called after every transformer block (:meth:`set_block_callback`).
+        self.block_callback: Callable[[], None] | None = None
+
+    @property
+    def num_blocks(self) -> int:
+        """Transformer blocks one forward runs (the calls of the block callback per forward)."""
+        return sum(1 for m in self.modules() if isinstance(m, HOGformerBlock))
+
+    def set_block_callback(self, callback: Callable[[], None] | None) -> HOGformer:
+        """Call ``callback()`` after every transformer block of every forward (``None``: none), e.g. to show
+        progress inside one large image. Returns the model."""
+        self.block_callback = callback
+        return self
 
     def set_low_memory(self, strip_pixels: int | str | None = "auto") -> HOGformer:
         """Run the transformer blocks strip by strip (about ``strip_pixels`` pixels a strip; ``"auto"``: sized
@@ -105,14 +120,16 @@ class HOGformer(nn.Module):
         return self
 
     def _run_level(self, level: nn.Sequential, x: torch.Tensor, strip_pixels: int | None) -> torch.Tensor:
-        if strip_pixels is None:
-            if self.checkpointing and torch.is_grad_enabled():
-                for block in level:
-                    x = checkpoint(block, x, use_reentrant=False)
-                return x
-            return level(x)
-        for block in level:  # x is always a temporary of forward, so updating it in place is safe
-            block.add_low_memory_(x, strip_pixels)
+        checkpointed = self.checkpointing and torch.is_grad_enabled()
+        for block in level:
+            if strip_pixels is not None:  # x is always a temporary of forward, so updating it in place is safe
+                block.add_low_memory_(x, strip_pixels)
+            elif checkpointed:
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+            if self.block_callback is not None:
+                self.block_callback()
         return x
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
