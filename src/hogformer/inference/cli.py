@@ -1,16 +1,20 @@
-"""Restore images, folders or globs with a HOGformer and write the results beside nothing they came from.
+"""Restore images, folders or globs with a HOGformer and write each result under the output folder.
 
 Every output is written atomically (a kill never leaves a half-written file) and no input is ever
-overwritten. A bad file is reported on one line and skipped; the summary counts the failures and the exit code
-is 1 when there were any.
+overwritten. Files that are the outputs of an earlier run of the same command (the output folder inside an
+input folder, or ``--suffix`` names beside their originals) are never taken as inputs, so rerunning a command
+restores the same images again. A missing path or a bad file is reported once and skipped; the summary counts
+the failures and the exit code is 1 when there were any.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +33,9 @@ def add_execution_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup
     p.add_argument(
         "--precision",
         default="fp32",
-        choices=("fp32", "tf32", "bf16", "fp16"),
+        choices=("fp32", "tf32", "bf16", "fp16", "fp64"),
         help="fp32 (default; true float32, also on CUDA), tf32 (CUDA tensor cores for float32), bf16 or fp16 "
-        "(autocast; fp16 GPU-only)",
+        "(autocast; fp16 GPU-only), fp64 (float64: the same result on every machine, several times slower)",
     )
     p.add_argument("--tile", default=None, help="tile size in pixels (multiple of 16) or 'auto'; default: whole images")
     p.add_argument("--tile-overlap", type=int, default=32, help="pixels of overlap blended between tiles")
@@ -91,6 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 class Summary:
     restored: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    earlier_outputs: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
 
@@ -101,15 +106,21 @@ def output_path(src: Path, root: Path | None, out_dir: Path, suffix: str, fmt: s
     return out_dir / rel.parent / f"{rel.stem}{suffix}{ext}"
 
 
-def _roots(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]:
-    """Expand inputs to (file, root folder or None) so sub-folder structure can be mirrored."""
+def _expand(inputs: list[str], recursive: bool, summary: Summary) -> list[tuple[Path, Path | None]]:
+    """Inputs as (file, root folder or None), so sub-folder structure can be mirrored; an input that names
+    nothing is a failure of the batch, not its end."""
     from ..data.io import list_images
 
     pairs: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
     for item in inputs:
         root = Path(item) if Path(item).is_dir() else None
-        for f in list_images([item], recursive=recursive):
+        try:
+            found = list_images([item], recursive=recursive)
+        except FileNotFoundError as e:
+            summary.failed.append((Path(item), str(e)))
+            continue
+        for f in found:
             key = f.resolve()
             if key not in seen:
                 seen.add(key)
@@ -117,29 +128,64 @@ def _roots(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]
     return pairs
 
 
+def _without_earlier_outputs(
+    files: list[tuple[Path, Path | None]], args: argparse.Namespace, summary: Summary
+) -> list[tuple[Path, Path | None]]:
+    """``files`` less those an earlier run of this command wrote: any file under the output folder when that
+    folder lies inside an input folder, and any file that is another input's output (``photo_r.png`` beside
+    ``photo.png`` with ``--suffix _r``)."""
+    out_dir = Path(args.output).resolve()
+    outputs = {
+        output_path(src, root, Path(args.output), args.suffix, args.format).resolve(): src for src, root in files
+    }
+    kept = []
+    for src, root in files:
+        resolved = src.resolve()
+        inside_output = root is not None and out_dir != root.resolve() and out_dir in resolved.parents
+        owner = outputs.get(resolved)
+        if inside_output or (owner is not None and owner.resolve() != resolved):
+            summary.earlier_outputs.append(src)
+        else:
+            kept.append((src, root))
+    return kept
+
+
+def _header(restorer: Restorer, n_images: int, precision: str) -> str:
+    """One line: what runs, on what, how."""
+    info = restorer.weights_info
+    weights = f"weights '{info.name}'" if info is not None else f"weights {restorer.weights_path}"
+    if info is not None and info.test_only:
+        weights += " (TEST WEIGHTS, not trained: outputs are not restorations)"
+    images = "1 image" if n_images == 1 else f"{n_images} images"
+    return f"hogformer restore: {images}, {weights}, {restorer.device}, {precision}"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..data.io import ImageReadError, read_image, write_image
 
     out_dir = Path(args.output)
-    files = _roots(args.inputs, args.recursive)
-    inputs_resolved = {f.resolve() for f, _ in files}
-    restorer = restorer_from_args(args, tile_batch=args.batch_size)
-    info = restorer.weights_info
-    source = f"shipped weights '{info.name}' ({info.description})" if info else str(restorer.weights_path)
-    if info is not None and info.test_only:
-        source += " -- TEST WEIGHTS, not trained: outputs are not restorations"
-    print(
-        f"hogformer restore: {len(files)} image(s), {source}, device {restorer.device}, {args.precision}",
-        file=sys.stderr,
-    )
-
     summary = Summary()
-    claimed: dict[Path, Path] = {}  # output -> the input it belongs to: two inputs must not share an output
+    files = _without_earlier_outputs(_expand(args.inputs, args.recursive, summary), args, summary)
+    inputs_resolved = {f.resolve() for f, _ in files}
+
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None)
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None, leave=False)
+
+    def report(line: str) -> None:
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    for _, reason in summary.failed:  # inputs that named nothing
+        report(f"error: {reason}")
+    restorer = restorer_from_args(args, tile_batch=args.batch_size)
+    report(_header(restorer, len(files), args.precision))
+
+    claimed: dict[Path, Path] = {}  # output -> the input it belongs to: two inputs must not share an output
     start = time.perf_counter()
     for src, root in files:
         dst = output_path(src, root, out_dir, args.suffix, args.format)
@@ -153,31 +199,58 @@ def run(args: argparse.Namespace) -> int:
                 summary.skipped.append(src)
                 continue
             image = read_image(src, max_pixels=args.max_pixels)
-            restored = restorer(image.rgb)
+            with _image_bar(bar, src) as progress:
+                restored = restorer(image.rgb, progress=progress)
             write_image(dst, restored, like=image, quality=args.quality)
             summary.restored.append(dst)
         except (ImageReadError, ValueError, OSError) as e:
             reason = str(e) if str(src) in str(e) else f"{src}: {e}"
             summary.failed.append((src, reason))
-            print(f"error: {reason}", file=sys.stderr)
+            report(f"error: {reason}")
         except RuntimeError as e:  # e.g. out of memory on a huge image: report, go on with the rest
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             summary.failed.append((src, f"{src}: {first}"))
-            print(f"error: {src}: {first}", file=sys.stderr)
+            report(f"error: {src}: {first}")
         finally:
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
-    seconds = time.perf_counter() - start
-    print(
-        f"restored {len(summary.restored)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} "
-        f"in {seconds:.1f} s -> {out_dir}",
-        file=sys.stderr,
-    )
-    for _src, reason in summary.failed:
-        print(f"  failed: {reason}", file=sys.stderr)
+    print(_summary_line(summary, out_dir, time.perf_counter() - start), file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+@contextlib.contextmanager
+def _image_bar(bar: Any, src: Path) -> Iterator[Callable[[int, int], None] | None]:
+    """A second progress bar for the image being restored (its transformer blocks and tiles), shown only on a
+    terminal, beside the batch's bar."""
+    if bar is None or bar.disable:
+        yield None
+        return
+    from tqdm import tqdm
+
+    inner = tqdm(total=1, desc=src.name, unit="step", file=sys.stderr, leave=False, position=1)
+
+    def progress(done: int, total: int) -> None:
+        inner.total = total
+        inner.n = done
+        inner.refresh()
+
+    try:
+        yield progress
+    finally:
+        inner.close()
+
+
+def _summary_line(summary: Summary, out_dir: Path, seconds: float) -> str:
+    parts = [f"restored {len(summary.restored)}", f"skipped {len(summary.skipped)}", f"failed {len(summary.failed)}"]
+    line = ", ".join(parts) + f" in {seconds:.1f} s"
+    if summary.earlier_outputs:
+        n = len(summary.earlier_outputs)
+        line += f"; left {n} earlier output{'s' if n > 1 else ''} alone"
+    if summary.restored or summary.skipped:
+        line += f" -> {out_dir}"
+    return line
 
 
 __all__ = ["add_arguments", "output_path", "run"]
