@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from .models import HOGformer, HOGformerConfig
+from .files import atomic_write_bytes
 from .models.layers import sobel_kernels
 
 log = logging.getLogger(__name__)
@@ -317,7 +318,7 @@ def save_model(
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """Write weights and config as a safetensors file, atomically (temp file + rename)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     if isinstance(model_or_state, HOGformer):
         config, sd = model_or_state.config, model_or_state.state_dict()
@@ -328,14 +329,7 @@ def save_model(
     meta[META_FORMAT] = META_FORMAT_VALUE
     meta[META_CONFIG] = config.to_json()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, save(tensors, metadata=meta))
     return path
 
 

@@ -26,7 +26,6 @@ import io
 import logging
 import os
 import re
-import secrets
 import struct
 import threading
 import warnings
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..files import atomic_write_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -614,44 +615,6 @@ def _encode_tiff16(array: np.ndarray, icc: bytes | None) -> bytes:
 def _icc_colour_space(profile: bytes) -> bytes | None:
     """The data colour space signature of an ICC profile (bytes 16-19 of its header)."""
     return bytes(profile[16:20]) if len(profile) >= 20 else None
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is always either the old file or the complete new one.
-
-    The bytes go to a hidden temporary file in the same folder, are flushed to disk, and the file is
-    renamed over ``path`` with ``os.replace``. Parent folders are created. An existing file keeps its
-    permission bits; a new one gets the usual ones (0o666 less the umask). A process killed mid-write
-    may leave a ``.<name>.<random>.tmp`` file behind, never a partial ``path``.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        keep_mode: int | None = target.stat().st_mode & 0o7777
-    except OSError:
-        keep_mode = None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if keep_mode is not None:
-            os.chmod(tmp, keep_mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------------------------- listing

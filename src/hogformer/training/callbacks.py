@@ -26,23 +26,11 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..checkpoints import save_model
+from ..files import atomic_writer
 
 __all__ = ["AtomicCheckpointIO", "RunArtifacts"]
 
 log = logging.getLogger(__name__)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - filesystems without directory fsync
-        pass
-    finally:
-        os.close(fd)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -51,19 +39,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_writer(path) as f:
+            torch.save(checkpoint, f)
 
 
 class RunArtifacts(L.Callback):

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..files import atomic_write_bytes
 from ..losses import OFFICIAL_AIO, Objective
 from ..models import SIZE_MULTIPLE, HOGformerConfig, preset
 
@@ -713,13 +714,6 @@ def load_config(
 def write_config(config: TrainConfig, path: str | os.PathLike[str]) -> Path:
     """Write the resolved config as YAML, atomically (temporary file + rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path
