@@ -21,10 +21,11 @@ import torch
 from PIL import Image
 
 from hogformer.cli import main
+from hogformer.data.crops import crop_to_multiple
 from hogformer.data.degradations import degrade, official_test_noise
 from hogformer.evaluation.benchmarks import BENCHMARKS, find_pairs, get_benchmark, paired_set, select_sets
 from hogformer.evaluation.metrics import PROTOCOL_ALLWEATHER
-from hogformer.evaluation.runner import centre_crop, evaluate_sets, load_pair
+from hogformer.evaluation.runner import evaluate_sets, load_pair
 from hogformer.inference.restorer import Restorer
 
 skdata = pytest.importorskip("skimage.data")
@@ -361,11 +362,11 @@ def test_cbsd68_noise_is_official_test_noise_with_recorded_seed(layouts, identit
 
 def test_centre_crop_matches_adair_crop_img():
     img = np.arange(45 * 37 * 3).reshape(45, 37, 3)
-    np.testing.assert_array_equal(centre_crop(img, 16), img[6:38, 2:34])  # 45 % 16 = 13, 37 % 16 = 5
-    np.testing.assert_array_equal(centre_crop(img[:32, :32], 16), img[:32, :32])
-    assert centre_crop(img, 0) is img
+    np.testing.assert_array_equal(crop_to_multiple(img, 16), img[6:38, 2:34])  # 45 % 16 = 13, 37 % 16 = 5
+    np.testing.assert_array_equal(crop_to_multiple(img[:32, :32], 16), img[:32, :32])
+    assert crop_to_multiple(img, 0) is img
     with pytest.raises(ValueError, match=r"tiny\.png: image is 10x37, smaller than the crop multiple 16"):
-        centre_crop(img[:10], 16, path="tiny.png")
+        crop_to_multiple(img[:10], 16, path="tiny.png")
 
 
 def test_sets_limit_and_noise_seed_flags(layouts, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hogformer.data.crops import crop_to_multiple
 from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config
 from hogformer.training.config import ConfigError, SourceConfig
@@ -19,7 +20,6 @@ from hogformer.training.datasets import (
     PatchDataset,
     ShardSampler,
     build_tasks,
-    center_crop_multiple,
     dihedral,
 )
 
@@ -192,7 +192,7 @@ def test_eval_crops(tmp_path: Path) -> None:
     tasks = build_tasks([SourceConfig(kind="paired", dir=str(tmp_path / "v"))], "data.val")
     whole = EvalDataset(tasks, size=None)[0]
     assert whole["gt"].shape == (3, 48, 32)  # centre-cropped to a multiple of 16
-    expected = center_crop_multiple(img.astype(np.float32) / 255, 16).transpose(2, 0, 1)
+    expected = crop_to_multiple(img.astype(np.float32) / 255, 16).transpose(2, 0, 1)
     assert np.allclose(whole["gt"].numpy(), expected, atol=1e-6)
     assert EvalDataset(tasks, size=64)[0]["gt"].shape == (3, 64, 64)  # padded by reflection
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.crops import crop_to_side
 from ..data.degradations import DEGRADATIONS, blur, degrade, quantise_8bit, random_blur_kernel
 from .classical import BASELINES, WIENER_BALANCE, BaselineUnavailable, wiener_deconvolve
 from .metrics import PROTOCOL_AIO, evaluate_pair
@@ -27,7 +28,6 @@ __all__ = [
     "DEFAULT_DEGRADATIONS",
     "ORACLE_LABEL",
     "TABLE_DEGRADATIONS",
-    "centre_crop",
     "format_markdown",
     "quality_table",
 ]
@@ -45,16 +45,7 @@ Image = np.ndarray
 Method = Callable[[Image], Image]
 
 
-def centre_crop(img: np.ndarray, max_side: int | None) -> np.ndarray:
-    """The central ``min(H, max_side) x min(W, max_side)`` part of ``img`` (all of it when ``max_side`` is None)."""
-    if max_side is None:
-        return img
-    if max_side < 16:
-        raise ValueError(f"max_side must be at least 16 pixels, got {max_side}")
-    h, w = img.shape[:2]
-    ch, cw = min(h, max_side), min(w, max_side)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return img[top : top + ch, left : left + cw]
+
 
 
 def _rng(seed: int, photo: str, degradation: str) -> np.random.Generator:
@@ -163,7 +154,7 @@ def quality_table(
     for degradation in degradations:
         unavailable: dict[str, str] = {}
         for photo, img in photos:
-            clean = centre_crop(np.asarray(img), max_side).astype(np.float32) / 255.0
+            clean = crop_to_side(np.asarray(img), max_side).astype(np.float32) / 255.0
             rng = _rng(seed, photo, degradation)
             replay = _rng(seed, photo, degradation)
             degraded_float = degrade(clean, degradation, rng)

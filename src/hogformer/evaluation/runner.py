@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..data.crops import crop_to_multiple
 from ..data.degradations import official_test_noise
 from ..data.io import read_image, write_image
 from .benchmarks import Pair, TestSet, find_pairs
@@ -38,7 +39,6 @@ __all__ = [
     "ImageResult",
     "Progress",
     "SetResult",
-    "centre_crop",
     "evaluate_set",
     "evaluate_sets",
     "load_pair",
@@ -83,26 +83,6 @@ class SetResult:
         return float(np.mean(values)) if values else math.nan
 
 
-def centre_crop(img: np.ndarray, multiple: int, *, path: str | os.PathLike[str] | None = None) -> np.ndarray:
-    """Crop an HxW(xC) image to the largest multiple of ``multiple`` in each dimension, centred.
-
-    Takes ``h % multiple`` rows away, ``(h % multiple) // 2`` of them from the top (AdaIR/PromptIR
-    ``crop_img``), and the same for the columns. ``multiple <= 1`` returns the image unchanged.
-
-    Raises:
-        ValueError: a side is shorter than ``multiple`` (nothing would be left); the message names ``path``.
-    """
-    if multiple <= 1:
-        return img
-    h, w = img.shape[:2]
-    if h < multiple or w < multiple:
-        where = f"{path}: " if path is not None else ""
-        raise ValueError(f"{where}image is {h}x{w}, smaller than the crop multiple {multiple}")
-    dh, dw = h % multiple, w % multiple
-    top, left = dh // 2, dw // 2
-    return img[top : h - dh + top, left : w - dw + left]
-
-
 def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -122,7 +102,7 @@ def load_pair(pair: Pair, test_set: TestSet) -> tuple[np.ndarray, np.ndarray]:
     if pair.lq is None:
         if test_set.noise_sigma is None or pair.noise_seed is None:
             raise ValueError(f"{pair.gt}: set {test_set.name} has no degraded folder and no noise to synthesise")
-        clean8 = centre_crop(_to_uint8(gt), test_set.crop_multiple, path=pair.gt)
+        clean8 = crop_to_multiple(_to_uint8(gt), test_set.crop_multiple, path=pair.gt)
         noisy8 = official_test_noise(clean8, test_set.noise_sigma, pair.noise_seed)
         return noisy8.astype(np.float32) / np.float32(255.0), clean8.astype(np.float32) / np.float32(255.0)
     lq = read_image(pair.lq).rgb
@@ -131,7 +111,9 @@ def load_pair(pair: Pair, test_set: TestSet) -> tuple[np.ndarray, np.ndarray]:
             f"{pair.lq}: size mismatch, degraded image is {lq.shape[0]}x{lq.shape[1]} but its clean image "
             f"{pair.gt} is {gt.shape[0]}x{gt.shape[1]}"
         )
-    return centre_crop(lq, test_set.crop_multiple, path=pair.lq), centre_crop(gt, test_set.crop_multiple, path=pair.gt)
+    return crop_to_multiple(lq, test_set.crop_multiple, path=pair.lq), crop_to_multiple(
+        gt, test_set.crop_multiple, path=pair.gt
+    )
 
 
 def _restore(restorer: Restorer, lq: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ..data.crops import crop_to_multiple
 from ..models import SIZE_MULTIPLE
 from .config import SourceConfig
 
@@ -91,11 +92,7 @@ def dihedral(img: np.ndarray, mode: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def center_crop_multiple(img: np.ndarray, multiple: int) -> np.ndarray:
-    """Crop to the largest multiple of ``multiple`` in each side, centred as AdaIR's ``crop_img`` does."""
-    h, w = img.shape[:2]
-    ch, cw = h % multiple, w % multiple
-    return img[ch // 2 : h - ch + ch // 2, cw // 2 : w - cw + cw // 2]
+
 
 
 def pad_to(img: np.ndarray, size: int) -> np.ndarray:
@@ -348,8 +345,8 @@ class PatchDataset(Dataset):
         rng = self.rng(int(epoch), int(index))
         lq, gt = _load_pair(task, item)
         if self.crop_multiple:
-            gt = center_crop_multiple(gt, self.crop_multiple)
-            lq = center_crop_multiple(lq, self.crop_multiple) if lq is not None else None
+            gt = crop_to_multiple(gt, self.crop_multiple)
+            lq = crop_to_multiple(lq, self.crop_multiple) if lq is not None else None
         p = self.patch_size
         # Synthetic degradations with a context window are applied to a larger crop first (see DataConfig).
         context = self.degrade_context if (lq is None and task.kind == "synthetic" and self.degrade_context) else p
@@ -397,7 +394,7 @@ class EvalDataset(Dataset):
 
     def _crop(self, img: np.ndarray) -> np.ndarray:
         if self.size is None:
-            out = center_crop_multiple(img, EVAL_MULTIPLE)
+            out = crop_to_multiple(img, EVAL_MULTIPLE)
             if 0 in out.shape[:2]:
                 raise ValueError(
                     f"a validation image of {img.shape[1]}x{img.shape[0]} is smaller than "
