@@ -17,7 +17,7 @@ import time
 
 from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from hogformer.evaluation.quality import DEFAULT_DEGRADATIONS, quality_table
+from hogformer.quality.table import DEFAULT_DEGRADATIONS, quality_table
 
 
 def main(argv: list[str] | None = None) -> int:

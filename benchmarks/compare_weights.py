@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hogformer.evaluation.quality import TABLE_DEGRADATIONS, quality_table
+from hogformer.quality.table import TABLE_DEGRADATIONS, quality_table
 
 
 def main(argv: list[str] | None = None) -> int:

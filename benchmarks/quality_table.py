@@ -3,7 +3,7 @@
     python benchmarks/quality_table.py [--weights W] [--max-side N] [--degradations ...] [--output results.json]
 
 Degrades the five held-out sporco photos with each synthetic degradation, restores them with every classical
-baseline of ``hogformer.evaluation.classical`` and with the model, and prints the markdown table, the machine
+baseline of ``hogformer.quality.baselines`` and with the model, and prints the markdown table, the machine
 and the time taken. ``--max-side 256`` centre-crops the photos for a quick run; ``--skip BM3D`` leaves out the
 methods whose label contains ``BM3D`` (BM3D takes about half of a full run on a 2-core CPU). The ``clean`` row
 gives the model the photo itself: how much it changes a photo that needs no restoration (the input row is
@@ -25,9 +25,9 @@ from typing import Any
 from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hogformer.data.degradations import DEGRADATIONS
-from hogformer.evaluation.classical import BASELINES
-from hogformer.evaluation.metrics import PROTOCOL_AIO
-from hogformer.evaluation.quality import TABLE_DEGRADATIONS, format_markdown, quality_table
+from hogformer.metrics import PROTOCOL_AIO
+from hogformer.quality.baselines import BASELINES
+from hogformer.quality.table import TABLE_DEGRADATIONS, format_markdown, quality_table
 
 
 def _version(package: str) -> str:

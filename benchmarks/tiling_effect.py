@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from hogformer import Restorer
     from hogformer.data.degradations import gaussian_noise, quantise_8bit
     from hogformer.data.photos import heldout_photos
-    from hogformer.evaluation.metrics import PROTOCOL_AIO, psnr
+    from hogformer.metrics import PROTOCOL_AIO, psnr
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,8 +12,8 @@ import torch
 import hogformer
 from hogformer import pretrained
 from hogformer.data.degradations import degrade
-from hogformer.evaluation.metrics import PROTOCOL_AIO, psnr
 from hogformer.inference.restorer import Restorer
+from hogformer.metrics import PROTOCOL_AIO, psnr
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -23,12 +23,12 @@ from hogformer.data.io import (
     IMAGE_EXTENSIONS,
     ImageReadError,
     LoadedImage,
-    atomic_write_bytes,
     list_images,
     read_image,
     to_image_array,
     write_image,
 )
+from hogformer.files import atomic_write_bytes
 
 RNG = np.random.default_rng(1234)
 

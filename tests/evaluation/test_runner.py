@@ -23,10 +23,10 @@ from PIL import Image
 from hogformer.cli import main
 from hogformer.data.crops import crop_to_multiple
 from hogformer.data.degradations import degrade, official_test_noise
-from hogformer.evaluation.benchmarks import BENCHMARKS, find_pairs, get_benchmark, paired_set, select_sets
-from hogformer.evaluation.metrics import PROTOCOL_ALLWEATHER
 from hogformer.evaluation.runner import evaluate_sets, load_pair
+from hogformer.evaluation.testsets import BENCHMARKS, find_pairs, get_benchmark, paired_set, select_sets
 from hogformer.inference.restorer import Restorer
+from hogformer.metrics import PROTOCOL_ALLWEATHER
 
 skdata = pytest.importorskip("skimage.data")
 skmetrics = pytest.importorskip("skimage.metrics")

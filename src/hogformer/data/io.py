@@ -43,7 +43,6 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageReadError",
     "LoadedImage",
-    "atomic_write_bytes",
     "list_images",
     "read_image",
     "to_image_array",

@@ -75,8 +75,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _resolve_sets(args: argparse.Namespace) -> tuple[str, list[Any], str | None]:
     """(title, test sets, data root) from the arguments, with any protocol overrides applied."""
-    from .benchmarks import get_benchmark, paired_set, select_sets
-    from .metrics import Protocol
+    from ..metrics import Protocol
+    from .testsets import get_benchmark, paired_set, select_sets
 
     if args.benchmark == "paired":
         channel = args.channel or "rgb"

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data.io import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .runner import SetResult
 
 __all__ = [

@@ -29,8 +29,8 @@ import torch
 from ..data.crops import crop_to_multiple
 from ..data.degradations import official_test_noise
 from ..data.io import read_image, write_image
-from .benchmarks import Pair, TestSet, find_pairs
-from .metrics import evaluate_pair
+from ..metrics import evaluate_pair
+from .testsets import Pair, TestSet, find_pairs
 
 if TYPE_CHECKING:
     from ..inference.restorer import Restorer
@@ -164,7 +164,7 @@ def evaluate_set(
     Args:
         restorer: the :class:`~hogformer.inference.restorer.Restorer` that restores every image.
         test_set: the set, which gives the preprocessing and the protocol.
-        pairs: its pairs, from :func:`~hogformer.evaluation.benchmarks.find_pairs`.
+        pairs: its pairs, from :func:`~hogformer.evaluation.testsets.find_pairs`.
         noise_seed: the base seed the pairs were given (recorded in the result).
         save_dir: when given, each restoration is written atomically to ``save_dir/<pair name>.png``.
         progress: optional callback, see :data:`Progress`; called as each image's scores are ready.

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..data.degradations import degrade, quantise_8bit
     from ..data.io import read_image, write_image
-    from ..evaluation.metrics import PROTOCOL_AIO, evaluate_pair
+    from ..metrics import PROTOCOL_AIO, evaluate_pair
     from .restorer import Restorer
 
     restorer = Restorer(args.weights, device=args.device)

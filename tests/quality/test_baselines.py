@@ -1,4 +1,4 @@
-"""Tests for hogformer.evaluation.classical (baselines) and hogformer.evaluation.quality (the README table)."""
+"""Tests for hogformer.quality.baselines (baselines) and hogformer.quality.table (the README table)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from hogformer.data import degradations as deg
-from hogformer.evaluation import classical
-from hogformer.evaluation.metrics import PROTOCOL_AIO, evaluate_pair, psnr
-from hogformer.evaluation.quality import DEFAULT_DEGRADATIONS, ORACLE_LABEL, format_markdown, quality_table
+from hogformer.metrics import PROTOCOL_AIO, evaluate_pair, psnr
+from hogformer.quality import baselines as classical
+from hogformer.quality.table import DEFAULT_DEGRADATIONS, ORACLE_LABEL, format_markdown, quality_table
 
 skdata = pytest.importorskip("skimage.data")
 

@@ -2,8 +2,8 @@
 
 :func:`quality_table` degrades each held-out photo (:func:`hogformer.data.photos.heldout_photos`) with every
 named synthetic degradation, quantises the result to 8 bits (as a saved file would be), restores it with every
-method (the untouched input, the classical baselines of :data:`hogformer.evaluation.classical.BASELINES`, and
-the model) and averages PSNR/SSIM under :data:`~hogformer.evaluation.metrics.PROTOCOL_AIO` over the photos.
+method (the untouched input, the classical baselines of :data:`hogformer.quality.baselines.BASELINES`, and
+the model) and averages PSNR/SSIM under :data:`~hogformer.metrics.PROTOCOL_AIO` over the photos.
 :func:`format_markdown` turns the rows into the table. ``benchmarks/quality_table.py`` is the command line.
 """
 
@@ -21,8 +21,8 @@ import numpy as np
 
 from ..data.crops import crop_to_side
 from ..data.degradations import DEGRADATIONS, blur, degrade, quantise_8bit, random_blur_kernel
-from .classical import BASELINES, WIENER_BALANCE, BaselineUnavailable, wiener_deconvolve
-from .metrics import PROTOCOL_AIO, evaluate_pair
+from ..metrics import PROTOCOL_AIO, evaluate_pair
+from .baselines import BASELINES, WIENER_BALANCE, BaselineUnavailable, wiener_deconvolve
 
 __all__ = [
     "DEFAULT_DEGRADATIONS",
@@ -106,7 +106,7 @@ def quality_table(
             sees the same degraded image and a run on a subset reproduces the full run's inputs.
         max_side: centre-crop each photo to at most ``max_side`` pixels a side (fast runs); None keeps it whole.
         progress: called as ``progress(done, total, label)`` after each (photo, degradation) pair.
-        baselines: classical baselines per degradation; None uses :data:`~hogformer.evaluation.classical.BASELINES`.
+        baselines: classical baselines per degradation; None uses :data:`~hogformer.quality.baselines.BASELINES`.
         oracle: add the non-blind Wiener row (true kernel) to ``blur``.
 
     Returns:
@@ -254,7 +254,7 @@ def format_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         "every method restores that same image.",
         f"Protocol: PSNR and SSIM on RGB in [0, 1] as scikit-image computes them ({PROTOCOL_AIO.describe()}). "
         "Bold: best per degradation (PSNR and SSIM separately).",
-        f"Baselines (`hogformer.evaluation.classical`): denoisers get the true noise sigma{noise_note}; blur "
+        f"Baselines (`hogformer.quality.baselines`): denoisers get the true noise sigma{noise_note}; blur "
         f"baselines estimate {blur_note}.",
     ]
     for method, note in notes.items():

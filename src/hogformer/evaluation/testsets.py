@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.io import list_images
-from .metrics import PROTOCOL_AIO, PROTOCOL_ALLWEATHER, Protocol
+from ..metrics import PROTOCOL_AIO, PROTOCOL_ALLWEATHER, Protocol
 
 __all__ = [
     "BENCHMARKS",

@@ -1,4 +1,4 @@
-"""Tests for hogformer.evaluation.metrics: protocol edge cases, agreement with reference implementations."""
+"""Tests for hogformer.metrics: protocol edge cases, agreement with reference implementations."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hogformer.evaluation.metrics as metrics_module
-from hogformer.evaluation.metrics import (
+import hogformer.metrics as metrics_module
+from hogformer.metrics import (
     PROTOCOL_AIO,
     PROTOCOL_ALLWEATHER,
     Protocol,
@@ -170,7 +170,7 @@ def test_module_does_not_import_skimage_or_scipy() -> None:
     src = str(Path(metrics_module.__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     code = (
-        "import sys, hogformer.evaluation.metrics; "
+        "import sys, hogformer.metrics; "
         "bad = [m for m in ('skimage', 'scipy', 'cv2') if m in sys.modules]; "
         "sys.exit(1 if bad else 0)"
     )
