@@ -31,7 +31,9 @@ def worker(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     from torch.utils.flop_counter import FlopCounterMode
 
-    import hogformer  # noqa: F401  (applies the package's allocator settings)
+    import hogformer
+
+    hogformer.tune_cpu_allocator()  # as the CLI does
     from hogformer.models import HOGformer, preset
 
     device = torch.device(spec["device"])

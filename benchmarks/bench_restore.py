@@ -51,6 +51,7 @@ def worker(spec: dict) -> dict:
     import hogformer
     from hogformer.inference.restorer import Restorer
 
+    hogformer.tune_cpu_allocator()  # as the hogformer command does
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
     common = dict(device=spec["device"], precision=spec["precision"], tile=spec["tile"], tile_overlap=spec["overlap"])
@@ -64,7 +65,7 @@ def worker(spec: dict) -> dict:
     size = spec["size"]
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     # The baseline is taken before the warm-up: the allocator keeps what the warm-up freed (see
-    # hogformer.inference.memory.tune_cpu_allocator), so a baseline after it would hide that much of the peak.
+    # hogformer.tune_cpu_allocator, which the CLI applies), so a baseline after it would hide that much of the peak.
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)

@@ -85,10 +85,12 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     """Time ``spec["steps"]`` training steps after ``spec["warmup"]`` (runs in a child process)."""
     import torch
 
+    from hogformer import tune_cpu_allocator
     from hogformer.losses import Objective
     from hogformer.models import HOGformer
     from hogformer.training import load_config
 
+    tune_cpu_allocator()  # as the hogformer command does
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
     config = load_config(CONFIGS / spec["config"], data_root=REPO)

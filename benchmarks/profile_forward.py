@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=30)
     args = p.parse_args(argv)
 
-    import hogformer  # noqa: F401  (the package's allocator settings)
+    import hogformer
+
+    hogformer.tune_cpu_allocator()  # as the CLI does
     from hogformer.models import HOGformer, preset
 
     device = torch.device(args.device)

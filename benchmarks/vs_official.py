@@ -83,8 +83,10 @@ def worker(spec: dict) -> dict:
         model = official_class(spec["official"], spec["class_name"])(**spec["config"])
         grad_off = torch.no_grad
     else:
+        from hogformer import tune_cpu_allocator
         from hogformer.models import HOGformer, HOGformerConfig
 
+        tune_cpu_allocator()  # as the hogformer command does
         model = HOGformer(HOGformerConfig.from_dict(spec["config"]))
         if spec["mode"] == "lowmem":
             model.set_low_memory(spec.get("strip_pixels") or "auto")  # default: strips sized per image, as restore

@@ -71,7 +71,10 @@ def make_modules(impl: str, configs: list[tuple[int, int]], official: str, class
     if impl == "official":
         cls = load_official(official, class_name)
     else:
+        from hogformer import tune_cpu_allocator
         from hogformer.models.attention import DHOGSA as cls
+
+        tune_cpu_allocator()  # as the hogformer command does
     return {(c, h): cls(c, h, False) for c, h in configs}
 
 

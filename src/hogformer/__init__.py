@@ -3,9 +3,10 @@
 Quick start::
 
     import hogformer
-    model = hogformer.load_model("net_g_latest.pth")        # any official or project checkpoint
+    hogformer.tune_cpu_allocator()                            # optional: much faster CPU inference (glibc)
     restorer = hogformer.Restorer()                           # shipped default weights, best device
     clean = restorer(pil_image_or_array_or_tensor)
+    model = hogformer.load_model("net_g_latest.pth")        # any official or project checkpoint
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from typing import TYPE_CHECKING, Any
 from .checkpoints import CheckpointError, load_model, read_checkpoint, save_model
 from .inference.memory import tune_cpu_allocator
 from .models import HOGformer, HOGformerConfig, preset
-
-# Keep glibc from unmapping and re-faulting every large temporary (3x faster CPU inference measured here);
-# HOGFORMER_NO_MALLOPT=1 or the user's own MALLOC_* settings turn this off.
-tune_cpu_allocator()
 
 __version__ = "0.1.0"
 
@@ -32,6 +29,7 @@ __all__ = [
     "preset",
     "read_checkpoint",
     "save_model",
+    "tune_cpu_allocator",
 ]
 
 if TYPE_CHECKING:

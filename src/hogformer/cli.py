@@ -108,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     from .checkpoints import CheckpointError
+    from .inference.memory import tune_cpu_allocator
 
+    # Keep glibc from unmapping and re-faulting every large temporary (much faster CPU inference;
+    # HOGFORMER_NO_MALLOPT=1 or the user's own MALLOC_* settings turn this off).
+    tune_cpu_allocator()
     try:
         return int(args.func(args) or 0)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
