@@ -144,13 +144,11 @@ def saved_bytes():
 
 @pytest.fixture()
 def strip_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The strip size of every low-memory block forward (``HOGformerBlock.add_low_memory_``) during the test, in
-    call order; the blocks still compute."""
-    from hogformer.models.block import HOGformerBlock
+    """The strip size of every low-memory block forward (:func:`hogformer.models.low_memory.add_block_`) during
+    the test, in call order; the blocks still compute."""
+    from hogformer.models import low_memory
 
     calls: list[int] = []
-    strip_forward = HOGformerBlock.add_low_memory_
-    monkeypatch.setattr(
-        HOGformerBlock, "add_low_memory_", lambda self, x, px: calls.append(px) or strip_forward(self, x, px)
-    )
+    add_block_ = low_memory.add_block_
+    monkeypatch.setattr(low_memory, "add_block_", lambda block, x, px: calls.append(px) or add_block_(block, x, px))
     return calls

@@ -478,15 +478,18 @@ def test_low_memory_auto_on_a_gpu_only_when_the_plain_forward_would_not_fit(monk
 def test_low_memory_auto_falls_back_when_the_plain_forward_runs_out_of_memory(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from hogformer.models.hogformer import FROM_MODEL
+
     model = _tiny(seed=6)
     forward = type(model).forward
     modes: list[int | None] = []
 
-    def tight_memory(self, x):  # the plain forward does not fit after all; the low-memory one does
-        modes.append(self.strip_pixels)
-        if self.strip_pixels is None:
+    def tight_memory(self, x, strip_pixels=FROM_MODEL):  # the plain forward does not fit; the low-memory one does
+        mode = self.strip_pixels if strip_pixels is FROM_MODEL else strip_pixels
+        modes.append(mode)
+        if mode is None:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return forward(self, x)
+        return forward(self, x, strip_pixels)
 
     monkeypatch.setattr(type(model), "forward", tight_memory)
     x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(7))

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import hogformer.models.attention as attention
-import hogformer.models.feedforward as feedforward
 import hogformer.models.hog as hog
+import hogformer.models.low_memory as low_memory
 from hogformer import load_model
 
 pytestmark = [pytest.mark.float32, pytest.mark.usefixtures("one_torch_thread")]
@@ -35,12 +35,12 @@ def _wrong_hog_bin(monkeypatch: pytest.MonkeyPatch) -> None:
         return histogram.roll(1, dims=1), key
 
     monkeypatch.setattr(hog, "hog_from_gradients", shifted)
-    monkeypatch.setattr(attention, "hog_from_gradients", shifted)
+    monkeypatch.setattr(low_memory, "hog_from_gradients", shifted)
 
 
 def _strip_seam(monkeypatch: pytest.MonkeyPatch) -> None:
-    halo_window = feedforward.halo_window
-    monkeypatch.setattr(feedforward, "halo_window", lambda r0, r1, height, halo: halo_window(r0, r1, height, 0))
+    halo_window = low_memory.halo_window
+    monkeypatch.setattr(low_memory, "halo_window", lambda r0, r1, height, halo: halo_window(r0, r1, height, 0))
 
 
 MISTAKES = {"flipped-sort": _flipped_sort, "wrong-hog-bin": _wrong_hog_bin, "strip-seam": _strip_seam}

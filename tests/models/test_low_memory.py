@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from hogformer import load_model
 from hogformer.models import HOGformer, preset
-from hogformer.models.strips import add_by_strips_, bilinear_rows, strip_rows
+from hogformer.models.low_memory import add_by_strips_, bilinear_rows, strip_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

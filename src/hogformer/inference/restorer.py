@@ -228,13 +228,8 @@ class Restorer:
         return self._run(x, strip_pixels)
 
     def _run(self, x: torch.Tensor, strip_pixels: int | None) -> torch.Tensor:
-        saved = self.model.strip_pixels
-        self.model.set_low_memory(strip_pixels)
-        try:
-            with self._precision():
-                return self.model(x).to(self.dtype)
-        finally:
-            self.model.set_low_memory(saved)
+        with self._precision():
+            return self.model(x, strip_pixels=strip_pixels).to(self.dtype)
 
     def _tile_for(self, x: torch.Tensor) -> int | None:
         if self.tile != "auto":

@@ -8,7 +8,6 @@ from torch import nn
 from .attention import DHOGSA
 from .feedforward import DIFF
 from .layers import ChannelNorm
-from .strips import strip_rows
 
 
 class HOGformerBlock(nn.Module):
@@ -24,9 +23,3 @@ class HOGformerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn_g_spatial(self.norm_g(x))
         return x + self.ffn(self.norm_ff1(x))
-
-    def add_low_memory_(self, x: torch.Tensor, strip_pixels: int) -> torch.Tensor:
-        """The block's forward on ``x`` in place, in strips of about ``strip_pixels`` pixels (inference only)."""
-        strips = strip_rows(x.shape[2], x.shape[3], strip_pixels)
-        self.attn_g_spatial.add_low_memory_(x, self.norm_g, strips)
-        return self.ffn.add_low_memory_(x, self.norm_ff1, strips)

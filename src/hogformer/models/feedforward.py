@@ -21,8 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .strips import add_by_strips_, crop_rows, halo_window
-
 
 class LayerScale(nn.Module):
     """A learnable per-channel scale ``(1, C, 1, 1)`` (the official ``sigma`` module)."""
@@ -116,17 +114,6 @@ class DIFF(nn.Module):
         # the plain expression).
         t = _Decompose.apply(t5, s, g5) if torch.is_grad_enabled() else t5 + s * (t5 - g5)
         return self.project_out(t.view(n, 4 * q, h, w))
-
-    def add_low_memory_(self, x: torch.Tensor, norm: nn.Module, strips: list[tuple[int, int]]) -> torch.Tensor:
-        """``x += DIFF(norm(x))`` in place, one strip of rows at a time with a halo of one row (the 3x3 convs
-        of the phase domain); inference only."""
-        h = x.shape[2]
-
-        def delta(r0: int, r1: int) -> torch.Tensor:
-            lo, hi = halo_window(r0, r1, h, 1)
-            return crop_rows(self(norm(x[:, :, lo:hi])), lo, r0, r1)
-
-        return add_by_strips_(x, strips, delta)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The literal published computation (with both pixel shuffles), for tests."""

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from . import low_memory
 from .block import HOGformerBlock
 from .config import SIZE_MULTIPLE, HOGformerConfig
 from .layers import Downsample, OverlapPatchEmbed, SkipPatchEmbed, Upsample
@@ -26,7 +27,7 @@ def auto_strip_pixels(height: int, width: int) -> int:
 
     The low-memory peak is the few full-resolution maps the U-Net keeps (proportional to the image) plus one
     strip's working set (about ten maps of the strip's size), so an eighth keeps the strips' share of the peak
-    bounded at every size. Measured on a 2-core CPU (``benchmarks/bench_inference.py --low-memory
+    bounded at every size. Measured on a 2-core CPU (``python -m benchmarks.speed.bench_inference --low-memory
     --strip-pixels N``; README, "Speed and memory"): at 512x512, 32K-pixel strips peak at about a quarter of
     the plain forward's memory for 1.15-1.2x its time; at 1024x1024, 128K-pixel strips run as fast as 256K
     ones in about three quarters of their memory, 32K ones 8% slower.
@@ -39,6 +40,20 @@ def _level(config: HOGformerConfig, width: int, n_blocks: int, heads: int) -> nn
     return nn.Sequential(
         *(HOGformerBlock(width, heads, hidden, config.bias, config.layernorm_type) for _ in range(n_blocks))
     )
+
+
+#: The default of :meth:`HOGformer.forward`'s ``strip_pixels``: the model's own :meth:`HOGformer.set_low_memory`.
+FROM_MODEL = object()
+
+
+def _checked_strip_pixels(strip_pixels: object) -> int | str | None:
+    if (
+        strip_pixels is not None
+        and strip_pixels != "auto"
+        and not (isinstance(strip_pixels, int) and not isinstance(strip_pixels, bool) and strip_pixels >= 1)
+    ):
+        raise ValueError(f"strip_pixels must be 'auto', an int >= 1 or None, got {strip_pixels!r}")
+    return strip_pixels  # type: ignore[return-value]
 
 
 class HOGformer(nn.Module):
@@ -100,13 +115,7 @@ class HOGformer(nn.Module):
         level's own features is ever allocated; ``None`` turns it off. The mathematics is unchanged (float64
         outputs agree with the plain forward to rounding; float32 within its usual noise); it is for inference
         only (the forward refuses to run it with autograd on). Returns the model."""
-        if (
-            strip_pixels is not None
-            and strip_pixels != "auto"
-            and not (isinstance(strip_pixels, int) and not isinstance(strip_pixels, bool) and strip_pixels >= 1)
-        ):
-            raise ValueError(f"strip_pixels must be 'auto', an int >= 1 or None, got {strip_pixels!r}")
-        self.strip_pixels = strip_pixels
+        self.strip_pixels = _checked_strip_pixels(strip_pixels)
         return self
 
     def set_checkpointing(self, enabled: bool = True) -> HOGformer:
@@ -123,7 +132,7 @@ class HOGformer(nn.Module):
         checkpointed = self.checkpointing and torch.is_grad_enabled()
         for block in level:
             if strip_pixels is not None:  # x is always a temporary of forward, so updating it in place is safe
-                block.add_low_memory_(x, strip_pixels)
+                low_memory.add_block_(block, x, strip_pixels)
             elif checkpointed:
                 x = checkpoint(block, x, use_reentrant=False)
             else:
@@ -132,9 +141,13 @@ class HOGformer(nn.Module):
                 self.block_callback()
         return x
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, strip_pixels: int | str | None | object = FROM_MODEL) -> torch.Tensor:
+        """The network on ``img`` (``(B, C, H, W)``, H and W multiples of 16). ``strip_pixels`` chooses this
+        call's execution: None the plain forward, an int or ``"auto"`` the low-memory forward
+        (:meth:`set_low_memory`); by default the model's own setting."""
         h, w = img.shape[-2:]
-        if self.strip_pixels is not None and torch.is_grad_enabled():
+        strip_pixels = self.strip_pixels if strip_pixels is FROM_MODEL else _checked_strip_pixels(strip_pixels)
+        if strip_pixels is not None and torch.is_grad_enabled():
             raise RuntimeError(
                 "HOGformer low-memory mode is for inference: run it under torch.no_grad() or "
                 "torch.inference_mode(), or turn it off with set_low_memory(None)"
@@ -144,7 +157,7 @@ class HOGformer(nn.Module):
                 f"HOGformer needs height and width divisible by {SIZE_MULTIPLE}, got {h}x{w}; "
                 "pad the input (hogformer.inference.run_padded) or use hogformer.Restorer"
             )
-        sp = auto_strip_pixels(h, w) if self.strip_pixels == "auto" else self.strip_pixels
+        sp = auto_strip_pixels(h, w) if strip_pixels == "auto" else strip_pixels
         enc1 = self._run_level(self.encoder_level1, self.patch_embed(img), sp)
         skip1 = self.skip_patch_embed1(img)
         enc2 = self._run_level(
