@@ -157,22 +157,26 @@ class Restorer:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.tile_batch = tile_batch
-        #: "auto" (whether to run low memory is decided per forward, see :meth:`strip_pixels_for`), "sized"
-        #: (always, strips sized per image), or the strip size (None: the model as it is).
+        #: Whether the low-memory forward runs: "auto" (decided per forward, see :meth:`strip_pixels_for`),
+        #: True (always) or False (the model as it is).
+        self.low_memory: bool | str
+        #: Its strip size: "auto" (sized per image, as :meth:`hogformer.models.HOGformer.set_low_memory` names it)
+        #: or pixels; None when the low-memory forward never runs.
         self.strip_pixels: int | str | None
+        can = hasattr(self.model, "set_low_memory")
         if low_memory == "auto":
-            self.strip_pixels = "auto" if hasattr(self.model, "set_low_memory") else None
+            self.low_memory, self.strip_pixels = ("auto", "auto") if can else (False, None)
         elif low_memory is True:
-            self.strip_pixels = "sized"
+            self.low_memory, self.strip_pixels = True, "auto"
         elif low_memory is False or low_memory is None:
-            self.strip_pixels = None
+            self.low_memory, self.strip_pixels = False, None
         elif isinstance(low_memory, int) and low_memory >= 1:
-            self.strip_pixels = low_memory
+            self.low_memory, self.strip_pixels = True, low_memory
         else:
             raise ValueError(
                 f"low_memory must be 'auto', True, False or a strip size in pixels (>= 1), got {low_memory!r}"
             )
-        if self.strip_pixels is not None and not hasattr(self.model, "set_low_memory"):
+        if self.low_memory and not can:
             raise ValueError(f"low_memory needs a HOGformer network, not {type(self.model).__name__}")
 
     @property
@@ -189,14 +193,15 @@ class Restorer:
         and memory"); on other devices only when the plain forward would not fit the free memory (on a GPU
         the plain forward is the faster one: 0.53 s against 0.69 s at 1024x1024 on an H200)."""
         b, _, h, w = x.shape
-        if self.strip_pixels == "sized":
-            return auto_strip_pixels(h, w)
-        if self.strip_pixels != "auto":
-            return self.strip_pixels  # type: ignore[return-value]
+        if self.low_memory is False:
+            return None
+        size = auto_strip_pixels(h, w) if self.strip_pixels == "auto" else self.strip_pixels
+        if self.low_memory is True:
+            return size  # type: ignore[return-value]
         if self.device.type == "cpu":
-            return auto_strip_pixels(h, w) if h * w >= AUTO_LOW_MEMORY_PIXELS else None
+            return size if h * w >= AUTO_LOW_MEMORY_PIXELS else None  # type: ignore[return-value]
         need = b * h * w * bytes_per_pixel(self.model.config.dim, self._element_size)
-        return None if need <= 0.8 * available_bytes(self.device) else auto_strip_pixels(h, w)
+        return None if need <= 0.8 * available_bytes(self.device) else size  # type: ignore[return-value]
 
     # ------------------------------------------------------------------------------------------ tensors
 
@@ -211,11 +216,11 @@ class Restorer:
             yield
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.strip_pixels is None:  # the model as it is (a HOGformer may have its own low-memory setting)
+        if self.low_memory is False:  # the model as it is (a HOGformer may have its own low-memory setting)
             with self._precision():
                 return self.model(x).to(self.dtype)
         strip_pixels = self.strip_pixels_for(x)
-        if strip_pixels is None and self.strip_pixels == "auto":
+        if strip_pixels is None and self.low_memory == "auto":
             try:
                 return self._run(x, None)
             except torch.OutOfMemoryError:  # the estimate was optimistic: the same result in low memory
@@ -239,7 +244,7 @@ class Restorer:
             self.model.config.dim,
             element_size=self._element_size,
             multiple=PAD_MULTIPLE,
-            low_memory=self.strip_pixels is not None,  # "auto" switches to it where the plain forward won't fit
+            low_memory=self.low_memory is not False,  # "auto" switches to it where the plain forward won't fit
         )
 
     def _forwards(self, x: torch.Tensor, tile: int | None) -> int:
