@@ -70,15 +70,11 @@ def available_bytes(device: torch.device) -> int:
 def bytes_per_pixel(dim: int, element_size: int = 4, low_memory: bool = False) -> int:
     """Peak activation memory of one forward pass per input pixel, for a network of width ``dim``.
 
-    Measured with ``benchmarks/bench_restore.py`` (inference mode, float32, this project's implementation):
-    about 8 KB per pixel for the published width 36 and 6-7.6 KB for width 18. The model here is
-    ``2000 + 220 * dim`` bytes at float32, with a safety margin of 1.5x. The low-memory mode
-    (:meth:`hogformer.models.HOGformer.set_low_memory`) keeps only a few full-resolution feature maps
-    (the level-1 skip, the decoder's input and the upsampling temporaries, about ``24 * dim`` bytes at
-    float32) plus strip buffers; ``benchmarks/bench_inference.py --low-memory`` (strips sized per image)
-    measured 2.6 KiB per pixel at 512x512 and 2.1-2.7 KiB at 1024x1024 (width 36; the peak RSS of one
-    configuration varies by a quarter between runs); the model is ``40 * dim`` bytes plus 1 KB, with the
-    same margin.
+    A fit to measured peaks (docs/performance.md; ``python -m benchmarks.memory.bench_restore`` and
+    ``python -m benchmarks.speed.bench_inference --low-memory``) with a safety margin of 1.5x: the plain
+    forward holds about ``2000 + 220 * dim`` bytes per pixel at float32; the low-memory mode
+    (:meth:`hogformer.models.HOGformer.set_low_memory`) only a few full-resolution feature maps (the level-1
+    skip, the decoder's input and the upsampling temporaries) plus strip buffers, about ``1024 + 40 * dim``.
     """
     per_px = (1024 + 40 * dim) if low_memory else (2000 + 220 * dim)
     return int(1.5 * per_px * element_size / 4)

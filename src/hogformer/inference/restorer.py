@@ -185,13 +185,12 @@ class Restorer:
         return self.autocast_dtype.itemsize
 
     def strip_pixels_for(self, x: torch.Tensor) -> int | None:
-        """The strip size of the forward on ``x`` (None: the plain forward); sized strips are
+        """The strip size of the forward on ``x`` (None: the plain forward); ``"auto"`` strips are
         :func:`~hogformer.models.hogformer.auto_strip_pixels` of ``x``'s height and width. With
-        ``low_memory="auto"``: on CPU the low-memory forward from :data:`AUTO_LOW_MEMORY_PIXELS` pixels up
-        (at 512x512 a quarter of the plain forward's memory for 1.15-1.2x its time; at 1024x1024 also the
-        faster one, 82 s against 151 s, with cache-sized working sets; measured on a 2-core EPYC, README "Speed
-        and memory"); on other devices only when the plain forward would not fit the free memory (on a GPU
-        the plain forward is the faster one: 0.53 s against 0.69 s at 1024x1024 on an H200)."""
+        ``low_memory="auto"``: on CPU the low-memory forward from :data:`AUTO_LOW_MEMORY_PIXELS` pixels up (there
+        it needs a fraction of the plain forward's memory for a little more time, and from about 1024x1024 it is
+        also the faster one: cache-sized working sets); on other devices only when the plain forward would not
+        fit the free memory (a GPU runs the plain forward faster). docs/performance.md has the figures."""
         b, _, h, w = x.shape
         if self.low_memory is False:
             return None

@@ -15,7 +15,7 @@ from .config import SIZE_MULTIPLE, HOGformerConfig
 from .layers import Downsample, OverlapPatchEmbed, SkipPatchEmbed, Upsample
 
 #: Largest strip of the low-memory mode's automatic size: 256K pixels (a 2048-pixel-wide image in strips of 128
-#: rows); larger strips hold more memory and gained no speed on a CPU (cache-sized working sets).
+#: rows); larger strips hold more memory and run no faster on a CPU.
 MAX_STRIP_PIXELS = 1 << 18
 #: Smallest strip of the automatic size: 32K pixels (a 512x512 image in 8 strips of 64 rows).
 MIN_STRIP_PIXELS = 1 << 15
@@ -27,10 +27,8 @@ def auto_strip_pixels(height: int, width: int) -> int:
 
     The low-memory peak is the few full-resolution maps the U-Net keeps (proportional to the image) plus one
     strip's working set (about ten maps of the strip's size), so an eighth keeps the strips' share of the peak
-    bounded at every size. Measured on a 2-core CPU (``python -m benchmarks.speed.bench_inference --low-memory
-    --strip-pixels N``; README, "Speed and memory"): at 512x512, 32K-pixel strips peak at about a quarter of
-    the plain forward's memory for 1.15-1.2x its time; at 1024x1024, 128K-pixel strips run as fast as 256K
-    ones in about three quarters of their memory, 32K ones 8% slower.
+    bounded at every size; the bounds keep strips cache-friendly on a CPU (docs/performance.md has the
+    measurements and the commands that make them).
     """
     return min(max(height * width // 8, MIN_STRIP_PIXELS), MAX_STRIP_PIXELS)
 

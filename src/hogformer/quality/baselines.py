@@ -1,4 +1,4 @@
-"""Classical restoration baselines that run offline, for the quality table next to the shipped model (issue 6).
+"""Classical restoration baselines that run offline, for the quality table beside the shipped model.
 
 Every baseline is a function ``img -> img`` on float HxWx3 RGB images in [0, 1] returning float32 HxWx3 in
 [0, 1]; :data:`BASELINES` lists them per degradation of :mod:`hogformer.data.degradations`.

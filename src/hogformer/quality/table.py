@@ -1,10 +1,11 @@
-"""The README quality table: the shipped model against classical baselines on the held-out photos (issue 6).
+"""The quality table of the shipped weights: the model against classical baselines on the held-out photos.
 
 :func:`quality_table` degrades each held-out photo (:func:`hogformer.data.photos.heldout_photos`) with every
 named synthetic degradation, quantises the result to 8 bits (as a saved file would be), restores it with every
 method (the untouched input, the classical baselines of :data:`hogformer.quality.baselines.BASELINES`, and
 the model) and averages PSNR/SSIM under :data:`~hogformer.metrics.PROTOCOL_AIO` over the photos.
-:func:`format_markdown` turns the rows into the table. ``benchmarks/quality_table.py`` is the command line.
+:func:`format_markdown` turns the rows into the table. ``python -m benchmarks.quality.quality_table`` is the
+command line.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_DEGRADATIONS = ("noise15", "noise25", "noise50", "haze", "lowlight", "blur", "rain")
-#: The README table's rows: every degradation above, then ``clean`` (the photo itself: what a method changes in a
+#: The quality table's rows (docs/model-card.md): every degradation above, then ``clean`` (the photo itself: what a method changes in a
 #: photo that needs nothing; it has no classical baselines).
 TABLE_DEGRADATIONS = (*DEFAULT_DEGRADATIONS, "clean")
 #: The non-blind Wiener row of ``blur``: it is given the kernel the degradation drew, which no real method knows.
@@ -208,7 +209,7 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def format_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The README table of :func:`quality_table` rows, followed by the protocol and notes.
+    """The Markdown table of :func:`quality_table` rows, followed by the protocol and notes.
 
     One line per (degradation, method); per degradation the best PSNR and the best SSIM are bold (ties in the
     printed digits are all bold; the oracle row is not a competitor and is never bold).
