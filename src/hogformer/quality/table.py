@@ -36,8 +36,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_DEGRADATIONS = ("noise15", "noise25", "noise50", "haze", "lowlight", "blur", "rain")
-#: The quality table's rows (docs/model-card.md): every degradation above, then ``clean`` (the photo itself: what a method changes in a
-#: photo that needs nothing; it has no classical baselines).
+#: The quality table's rows (docs/model-card.md): every degradation above, then ``clean`` (the photo itself:
+#: what a method changes in a photo that needs nothing; it has no classical baselines).
 TABLE_DEGRADATIONS = (*DEFAULT_DEGRADATIONS, "clean")
 #: The non-blind Wiener row of ``blur``: it is given the kernel the degradation drew, which no real method knows.
 ORACLE_LABEL = "Wiener, true kernel (oracle)"
