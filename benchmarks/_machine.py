@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: what machine a benchmark ran on, and running a measurement in a fresh process."""
+"""Shared by the benchmark modules: what machine a benchmark ran on, and running a measurement in a fresh process."""
 
 from __future__ import annotations
 
@@ -44,12 +44,18 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def fresh_process(script: str, spec: dict, timeout: float, default_env: bool = True) -> dict | str:
-    """Run ``script --worker SPEC`` in a fresh Python process; the worker's last stdout line is its JSON result.
+def module_command(module: str, *args: str) -> list[str]:
+    """``python -m MODULE ARGS`` with this interpreter: a benchmark module re-run in a fresh process, from the
+    working directory (and ``PYTHONPATH``) that found this one."""
+    return [sys.executable, "-m", module, *args]
+
+
+def fresh_process(module: str, spec: dict, timeout: float, default_env: bool = True) -> dict | str:
+    """Run ``python -m MODULE --worker SPEC`` in a fresh process; the worker's last stdout line is its JSON result.
     With ``default_env`` the process gets no ``MALLOC_*`` variables (a side-by-side comparison: an allocator
     setting of this process must not leak into it), else this process's environment. Returns the result, or the
     reason it failed (timeout, or the last line of its stderr) as a string."""
-    cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(spec)]
+    cmd = module_command(module, "--worker", json.dumps(spec))
     env = {k: v for k, v in os.environ.items() if not (default_env and k.startswith("MALLOC_"))}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -1,6 +1,6 @@
 """Package trained weights into the hogformer wheel: ``src/hogformer/weights/<file>`` + ``index.json``.
 
-    python tools/ship_weights.py runs/shipped_small/best.safetensors --name default \\
+    python tools/ship_weights.py runs/shipped-stage5/final.safetensors --name default \\
         --file hogformer-small-synthetic.safetensors --description "..." [--half]
 
 Writes the weights (float16 with ``--half``, halving the package size) with their config and a description of

@@ -1,4 +1,4 @@
-"""benchmarks/official_standin.py: the project's U-Net with every block's attention, feed-forward and norms
+"""benchmarks/vs_official/official_standin.py: the project's U-Net with every block's attention, feed-forward and norms
 swapped for classes from the user's official files. Here the "official" files hold subclasses of the project's
 modules, so the stand-in must reproduce the project's network exactly; its own norm is checked on its own."""
 
@@ -13,7 +13,7 @@ import torch
 from hogformer.models import HOGformer, HOGformerConfig
 from hogformer.models.layers import ChannelNorm
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "official_standin.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_official" / "official_standin.py"
 
 ATTENTION = """
 from hogformer.models.attention import DHOGSA as _P

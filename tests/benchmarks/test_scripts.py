@@ -1,5 +1,6 @@
-"""Smoke tests of benchmark scripts that read real data: compare_weights.py (weights side by side on the
-held-out photos, here a folder of stand-ins) and device_equivalence.py (the golden checks, here on the CPU)."""
+"""Smoke tests of benchmark modules that read real data: benchmarks.quality.compare_weights (weights side by side
+on the held-out photos, here a folder of stand-ins) and benchmarks.vs_official.device_equivalence (the golden checks,
+here on the CPU), each run as ``python -m`` from the repository root."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from PIL import Image
 import hogformer
 from hogformer.data.photos import HELDOUT_PHOTOS
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
 
 
 def test_compare_weights_identity_returns_the_input(tmp_path: Path) -> None:
@@ -34,7 +35,9 @@ def test_compare_weights_identity_returns_the_input(tmp_path: Path) -> None:
     with torch.no_grad():
         model.output.weight.zero_()  # the network adds its input: it returns it
     identity = hogformer.save_model(model, tmp_path / "identity.safetensors")
-    done = _run(str(BENCH / "compare_weights.py"), str(identity), "--photos", str(photos), "--degradations", "noise25")
+    done = _run(
+        "benchmarks.quality.compare_weights", str(identity), "--photos", str(photos), "--degradations", "noise25"
+    )
     assert done.returncode == 0, done.stderr
     (row,) = [line for line in done.stdout.splitlines() if line.startswith("| noise25")]
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -42,7 +45,8 @@ def test_compare_weights_identity_returns_the_input(tmp_path: Path) -> None:
 
 
 def test_device_equivalence_on_cpu(golden_dir: Path) -> None:
-    done = _run(str(BENCH / "device_equivalence.py"), "--device", "cpu", "--golden", str(golden_dir), "--size", "32")
+    module = "benchmarks.vs_official.device_equivalence"
+    done = _run(module, "--device", "cpu", "--golden", str(golden_dir), "--size", "32")
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| golden")]
     assert len(rows) == 9 and all(r.endswith("| ok |") for r in rows if "(ties)" not in r)

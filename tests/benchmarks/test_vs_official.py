@@ -1,4 +1,4 @@
-"""benchmarks/vs_official.py, the side-by-side harness, driven with a stand-in for the official model file (the
+"""benchmarks.vs_official.vs_official, the side-by-side harness, driven with a stand-in for the official model file (the
 official code is not available here): processes alternate, both networks load the same weights, the table
 has every row."""
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_official.py"
+REPO = Path(__file__).resolve().parents[2]
+MODULE = [sys.executable, "-m", "benchmarks.vs_official.vs_official"]
 
 STAND_IN = '''
 import torch
@@ -37,9 +38,9 @@ class Helper(torch.nn.Module):  # not a candidate: no dim/num_blocks/heads
 def test_side_by_side_table(tmp_path: Path, golden_dir: Path) -> None:
     official = tmp_path / "model.py"
     official.write_text(STAND_IN)
-    cmd = [sys.executable, str(SCRIPT), "--official", str(official), "--config", str(golden_dir / "tiny_config.json")]
+    cmd = [*MODULE, "--official", str(official), "--config", str(golden_dir / "tiny_config.json")]
     cmd += ["--sizes", "32", "--train", "32x1", "--repeats", "2", "--threads", "1"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     order = [line.split(": ", 1)[1] for line in done.stderr.splitlines() if line.startswith("# repeat")]
     # each case: repeat 1 runs the official process first, repeat 2 last
@@ -60,9 +61,7 @@ def test_side_by_side_table(tmp_path: Path, golden_dir: Path) -> None:
 
 
 def test_missing_official_file_is_a_usage_error(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--official", str(tmp_path / "nope.py")], capture_output=True, text=True
-    )
+    done = subprocess.run([*MODULE, "--official", str(tmp_path / "nope.py")], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 2 and "nope.py" in done.stderr
 
 
@@ -82,12 +81,21 @@ class B(A):
 
 @pytest.mark.parametrize("source", ["", TWO_CANDIDATES], ids=["none", "two"])
 def test_no_single_candidate_class_is_reported(tmp_path: Path, source: str) -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import vs_official
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    from benchmarks.vs_official import vs_official
+
     path = tmp_path / "model.py"
     path.write_text(source)
     with pytest.raises(SystemExit, match="candidate network classes"):
         vs_official.official_class(str(path), None)
+
+
+def test_the_official_file_imports_its_siblings(tmp_path: Path) -> None:
+    from benchmarks.vs_official import vs_official
+
+    (tmp_path / "hogformer_sibling_under_test.py").write_text("WIDTH = 7\n")
+    (tmp_path / "model.py").write_text("from hogformer_sibling_under_test import WIDTH\n")
+    try:
+        assert vs_official.official_module(str(tmp_path / "model.py")).WIDTH == 7
+    finally:
+        sys.modules.pop("hogformer_sibling_under_test", None)
+        sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "folder", None) != str(tmp_path)]

@@ -1,4 +1,4 @@
-"""benchmarks/vs_official_attention.py, the side-by-side harness for the attention module alone, driven with
+"""benchmarks.vs_official.vs_official_attention, the side-by-side harness for the attention module alone, driven with
 stand-ins for the official file: the same computation gets a table from alternating processes, a different one
 is refused before any timing."""
 
@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "vs_official_attention.py"
+REPO = Path(__file__).resolve().parents[2]
+MODULE = [sys.executable, "-m", "benchmarks.vs_official.vs_official_attention"]
 
 SAME = """
 from hogformer.models.attention import DHOGSA as _Project
@@ -31,8 +32,8 @@ class DHOGSA(_Project):
 def run(tmp_path: Path, source: str, *extra: str) -> subprocess.CompletedProcess:
     official = tmp_path / "attention.py"
     official.write_text(source)
-    cmd = [sys.executable, str(SCRIPT), "--official", str(official), "--sizes", "32", "--threads", "1", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd = [*MODULE, "--official", str(official), "--sizes", "32", "--threads", "1", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
 
 
 def test_same_computation_gets_a_table_from_alternating_processes(tmp_path: Path) -> None:

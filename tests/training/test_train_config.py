@@ -12,18 +12,20 @@ from hogformer.training import ConfigError, load_config, parse_config, write_con
 from hogformer.training.config import apply_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+PUBLISHED = CONFIGS / "published"
+RECIPE = CONFIGS / "shipped.yaml"  # a recipe of stages: tests/training/test_recipe.py
+SHIPPED = sorted(p for p in CONFIGS.rglob("*.yaml") if p != RECIPE)
 
 
 def test_every_protocol_has_a_config() -> None:
-    names = {p.stem for p in SHIPPED}
+    names = {p.relative_to(CONFIGS).with_suffix("").as_posix() for p in CONFIGS.rglob("*.yaml")}
     assert {
-        "setting1_allweather",
-        "setting2_diffuir5",
-        "setting3_three_task",
-        "setting4_five_task",
+        "published/setting1_allweather",
+        "published/setting2_diffuir5",
+        "published/setting3_three_task",
+        "published/setting4_five_task",
         "tiny",
-        "shipped_small",
+        "shipped",
     } <= names
 
 
@@ -44,9 +46,9 @@ def test_shipped_configs_load_and_hold_no_absolute_path(path: Path) -> None:
 
 
 def test_published_settings_match_the_spec() -> None:
-    s3 = load_config(CONFIGS / "setting3_three_task.yaml")
-    s4 = load_config(CONFIGS / "setting4_five_task.yaml")
-    s1 = load_config(CONFIGS / "setting1_allweather.yaml")
+    s3 = load_config(PUBLISHED / "setting3_three_task.yaml")
+    s4 = load_config(PUBLISHED / "setting4_five_task.yaml")
+    s1 = load_config(PUBLISHED / "setting1_allweather.yaml")
     for cfg in (s1, s3, s4):
         assert cfg.model == preset("official")
         assert set(cfg.objective.parts) == {"l1", "pearson", "hog"}
@@ -139,7 +141,7 @@ def test_bad_values_are_errors_naming_the_key(tmp_path: Path, override: str, mes
 
 def test_progressive_sizes_must_match_the_loaded_size(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="progressive"):
-        load_config(CONFIGS / "setting1_allweather.yaml", ["data.patch_size=128"], data_root=tmp_path)
+        load_config(PUBLISHED / "setting1_allweather.yaml", ["data.patch_size=128"], data_root=tmp_path)
 
 
 def test_data_paths_resolve_against_data_root_or_config_root(tmp_path: Path, monkeypatch) -> None:
@@ -154,7 +156,7 @@ def test_data_paths_resolve_against_data_root_or_config_root(tmp_path: Path, mon
 
 
 def test_resolved_config_round_trips(tmp_path: Path) -> None:
-    config = load_config(CONFIGS / "setting4_five_task.yaml", ["optim.lr=1e-4"], data_root=tmp_path)
+    config = load_config(PUBLISHED / "setting4_five_task.yaml", ["optim.lr=1e-4"], data_root=tmp_path)
     path = write_config(config, tmp_path / "run" / "config.yaml")
     assert path.read_text().startswith("name: setting4_five_task")
     assert not list(path.parent.glob(".*tmp*"))

@@ -22,10 +22,12 @@ from hogformer.training.datasets import (
     build_tasks,
     dihedral,
 )
+from hogformer.training.recipe import load_stage
 
 skdata = pytest.importorskip("skimage.data")
 photos = sample_crops
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+PUBLISHED = CONFIGS / "published"
 
 
 def save(path: Path, img: np.ndarray) -> None:
@@ -60,7 +62,7 @@ def adair_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_counts_with_the_adair_repetition_factors(adair_root: Path) -> None:
-    config = load_config(CONFIGS / "setting4_five_task.yaml", ["data.patch_size=32"], data_root=adair_root)
+    config = load_config(PUBLISHED / "setting4_five_task.yaml", ["data.patch_size=32"], data_root=adair_root)
     tasks = build_tasks(config.data.train)
     counts = {t.name: len(t) for t in tasks}
     assert counts == {
@@ -148,7 +150,7 @@ def test_augmentation_is_one_of_the_flips_rotations(tmp_path: Path, augment: str
 
 
 def test_samples_depend_only_on_seed_epoch_and_index(adair_root: Path) -> None:
-    config = load_config(CONFIGS / "setting3_three_task.yaml", ["data.patch_size=32"], data_root=adair_root)
+    config = load_config(PUBLISHED / "setting3_three_task.yaml", ["data.patch_size=32"], data_root=adair_root)
     tasks = build_tasks(config.data.train)
     a = PatchDataset(tasks, 32, seed=3, crop_multiple=16)
     b = PatchDataset(tasks, 32, seed=3, crop_multiple=16)
@@ -198,7 +200,7 @@ def test_eval_crops(tmp_path: Path) -> None:
 
 
 def test_missing_folder_is_named(tmp_path: Path) -> None:
-    config = load_config(CONFIGS / "setting3_three_task.yaml", data_root=tmp_path)
+    config = load_config(PUBLISHED / "setting3_three_task.yaml", data_root=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"data\.train\.0\.dir: folder not found: .*Train/Denoise"):
         build_tasks(config.data.train)
     (tmp_path / "Train/Derain/rainy").mkdir(parents=True)
@@ -280,7 +282,7 @@ def test_degrade_context_gives_patches_photo_scale_haze(tmp_path: Path) -> None:
 
 
 def test_degrade_context_changes_synthetic_sources_only(adair_root: Path) -> None:
-    config = load_config(CONFIGS / "setting4_five_task.yaml", ["data.patch_size=32"], data_root=adair_root)
+    config = load_config(PUBLISHED / "setting4_five_task.yaml", ["data.patch_size=32"], data_root=adair_root)
     tasks = build_tasks(config.data.train)  # paired and noise sources of the AdaIR layout
     plain = PatchDataset(tasks, 32, augment="dihedral7", crop_multiple=16)
     wide = PatchDataset(tasks, 32, augment="dihedral7", crop_multiple=16, degrade_context=96)
@@ -291,4 +293,4 @@ def test_degrade_context_changes_synthetic_sources_only(adair_root: Path) -> Non
 
 def test_degrade_context_below_the_patch_is_refused() -> None:
     with pytest.raises(ConfigError, match="degrade_context"):
-        load_config(CONFIGS / "shipped_small.yaml", ["data.degrade_context=32"])
+        load_stage(CONFIGS / "shipped.yaml", "stage1", ["data.degrade_context=32"])

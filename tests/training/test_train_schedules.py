@@ -21,7 +21,7 @@ from hogformer.training.schedules import (
     warmup_cosine_lr,
 )
 
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "published"
 
 
 # Settings III/IV. LinearWarmupCosineAnnealingLR(warmup_epochs=15, max_epochs=180), closed form, base 2e-4:

@@ -1,7 +1,7 @@
 """Training configuration: one YAML file per protocol, dotted command-line overrides, a typed frozen result.
 
 A config file has the sections ``model``, ``data``, ``optim``, ``schedule``, ``objective`` and ``trainer``
-(see ``configs/*.yaml``). :func:`load_config` reads it, applies overrides such as ``optim.lr=1e-4`` or
+(see ``configs/published/*.yaml``). :func:`load_config` reads it, applies overrides such as ``optim.lr=1e-4`` or
 ``data.train.0.repeat=5`` (the value parsed with ``yaml.safe_load``), checks every key against the schema
 below (an unknown key is an error that names it), resolves relative data paths against ``--data-root`` or
 ``data.root`` and returns a :class:`TrainConfig`. :meth:`TrainConfig.to_dict` gives the resolved config that

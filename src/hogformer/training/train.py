@@ -27,7 +27,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, TrainConfig, load_config, write_config
+from .config import ConfigError, TrainConfig, write_config
+from .recipe import load_stage
 
 if TYPE_CHECKING:
     import lightning as L
@@ -46,7 +47,10 @@ _MISSING_LIGHTNING = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``hogformer train`` on ``parser``."""
-    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="training config (configs/*.yaml)")
+    parser.add_argument(
+        "--config", "-c", required=True, metavar="FILE", help="training config (configs/published/*.yaml) or recipe"
+    )
+    parser.add_argument("--stage", metavar="NAME", help="the stage to run of a recipe of stages (configs/shipped.yaml)")
     parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-4 data.num_workers=2"
     )
@@ -134,7 +138,7 @@ def _folder_pair(lq: str | None, gt: str | None, flag: str) -> list[dict[str, An
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The resolved config that ``args`` describe (file, overrides, trainer flags, folder pairs)."""
     overrides = _cli_overrides(args)
-    config = load_config(args.config, overrides, data_root=args.data_root)
+    config = load_stage(args.config, getattr(args, "stage", None), overrides, data_root=args.data_root)
     train_pairs = _folder_pair(args.lq, args.gt, "")
     val_pairs = _folder_pair(getattr(args, "val_lq", None), getattr(args, "val_gt", None), "val-")
     if train_pairs is None and val_pairs is None:

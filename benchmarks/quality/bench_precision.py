@@ -1,9 +1,9 @@
 """PSNR/SSIM and time of the model in each inference precision, on the held-out photos (issue 7).
 
-    python benchmarks/bench_precision.py [--weights W] [--device cpu|cuda] [--precisions fp32 bf16]
+    python -m benchmarks.quality.bench_precision [--weights W] [--device cpu|cuda] [--precisions fp32 bf16]
         [--degradations ...] [--max-side N] [--threads N]
 
-Degrades the five held-out sporco photos exactly as ``benchmarks/quality_table.py`` does (same seeds), restores
+Degrades the five held-out sporco photos exactly as ``benchmarks.quality.quality_table`` does (same seeds), restores
 them with the same weights in every precision (``Restorer(precision=...)``: autocast to bf16/fp16 around the
 network, float32 elsewhere) and prints, per degradation, the mean PSNR/SSIM of each precision, the change
 against fp32 and the model's time. On CPU, bf16 needs AVX512-BF16 or AMX to be fast; fp16 is GPU-only.
@@ -15,8 +15,7 @@ import argparse
 import sys
 import time
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
+from benchmarks._machine import cpu_model
 from hogformer.quality.table import DEFAULT_DEGRADATIONS, quality_table
 
 

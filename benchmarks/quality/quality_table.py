@@ -1,6 +1,6 @@
 """Print the README quality table: HOGformer against classical baselines on the held-out photos (issue 6).
 
-    python benchmarks/quality_table.py [--weights W] [--max-side N] [--degradations ...] [--output results.json]
+    python -m benchmarks.quality.quality_table [--weights W] [--max-side N] [--degradations ...] [--output results.json]
 
 Degrades the five held-out sporco photos with each synthetic degradation, restores them with every classical
 baseline of ``hogformer.quality.baselines`` and with the model, and prints the markdown table, the machine
@@ -22,8 +22,7 @@ import time
 from importlib import metadata
 from typing import Any
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
+from benchmarks._machine import cpu_model
 from hogformer.data.degradations import DEGRADATIONS
 from hogformer.metrics import PROTOCOL_AIO
 from hogformer.quality.baselines import BASELINES
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Computed in {seconds:.0f} s on {machine['cpu']} ({machine['cpu_count']} cores, "
         f"{machine['torch_threads']} torch threads, model on {device}); "
-        f"`python benchmarks/quality_table.py {' '.join(argv if argv is not None else sys.argv[1:])}`."
+        f"`python -m benchmarks.quality.quality_table {' '.join(argv if argv is not None else sys.argv[1:])}`."
     )
     slowest = sorted(
         ((sum(r["seconds"] for r in rows if r["method"] == m), m) for m in dict.fromkeys(r["method"] for r in rows)),

@@ -6,7 +6,7 @@ loading. Rows:
 
 * ``official 128x5``: the published network, Settings III/IV (128x128 crops, batch 5 per GPU);
 * ``official 128x8``: Setting I, first progressive stage (128x128, batch 8 per GPU, clipping at 0.01);
-* ``small 64x8``: configs/shipped_small.yaml (the shipped small model's recipe).
+* ``small 64x8``: stage ``stage1`` of configs/shipped.yaml (the shipped small model's recipe).
 
 Each row runs in its own process, so its peak memory is its own: on CUDA ``torch.cuda.max_memory_allocated``
 (tensors only), on CPU the process's peak resident set (``VmHWM`` from ``/proc/self/status``, Python and torch
@@ -16,9 +16,9 @@ on CPU); on CUDA a row that runs out of memory is reported as such.
 
 Usage::
 
-    python benchmarks/bench_train.py                       # best device, published sizes, 10 timed steps
-    python benchmarks/bench_train.py --device cpu --steps 3
-    python benchmarks/bench_train.py --sizes 128x5,256x2 --precision bf16
+    python -m benchmarks.speed.bench_train                       # best device, published sizes, 10 timed steps
+    python -m benchmarks.speed.bench_train --device cpu --steps 3
+    python -m benchmarks.speed.bench_train --sizes 128x5,256x2 --precision bf16
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import cpu_model, proc_status_kib, reset_peak_rss  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchmarks._machine import cpu_model, module_command, proc_status_kib, reset_peak_rss
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 
 
@@ -88,12 +88,12 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     from hogformer import tune_cpu_allocator
     from hogformer.losses import Objective
     from hogformer.models import HOGformer
-    from hogformer.training import load_config
+    from hogformer.training.recipe import load_stage
 
     tune_cpu_allocator()  # as the hogformer command does
     torch.set_num_threads(spec["threads"])
     device = torch.device(spec["device"])
-    config = load_config(CONFIGS / spec["config"], data_root=REPO)
+    config = load_stage(CONFIGS / spec["config"], spec.get("stage"), data_root=REPO)
     torch.manual_seed(0)
     net = HOGformer(config.model).to(device).set_checkpointing(spec.get("checkpointing", False))
     objective = Objective(config.objective.parts).to(device)
@@ -178,7 +178,7 @@ def _rows(sizes: list[tuple[int, int]], small: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "label": "official",
-                    "config": "setting1_allweather.yaml",
+                    "config": "published/setting1_allweather.yaml",
                     "patch": 128,
                     "batch": 8,
                     "protocol": "Setting I, stage 1 (clip 0.01)",
@@ -189,7 +189,7 @@ def _rows(sizes: list[tuple[int, int]], small: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "label": "official",
-                    "config": "setting3_three_task.yaml",
+                    "config": "published/setting3_three_task.yaml",
                     "patch": patch,
                     "batch": batch,
                     "protocol": note,
@@ -199,10 +199,11 @@ def _rows(sizes: list[tuple[int, int]], small: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": "small",
-                "config": "shipped_small.yaml",
+                "config": "shipped.yaml",
+                "stage": "stage1",
                 "patch": 64,
                 "batch": 8,
-                "protocol": "configs/shipped_small.yaml",
+                "protocol": "configs/shipped.yaml stage1",
             }
         )
     return rows
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| network | params | patch x batch | protocol | step time (s) | images/s | peak memory |")
     print("|---|---:|---:|---|---:|---:|---:|")
-    from hogformer.training import load_config
+    from hogformer.training.recipe import load_stage
 
     failed = False
     for row in _rows(args.sizes, not args.no_small):
@@ -274,12 +275,12 @@ def main(argv: list[str] | None = None) -> int:
             "guard": not args.no_guard,
             "checkpointing": args.checkpointing,
         }
-        model = load_config(CONFIGS / row["config"], data_root=REPO).model
+        model = load_stage(CONFIGS / row["config"], row.get("stage"), data_root=REPO).model
         from hogformer.models import HOGformer
 
         with torch.device("meta"):
             params = sum(p.numel() for p in HOGformer(model).parameters())
-        proc = subprocess.run([sys.executable, __file__, "--row", json.dumps(spec)], capture_output=True, text=True)
+        proc = subprocess.run(module_command(__spec__.name, "--row", json.dumps(spec)), capture_output=True, text=True)
         size = f"{row['patch']}x{row['patch']} x {row['batch']}"
         head = f"| {row['label']} (dim {model.dim}) | {params / 1e6:.2f}M | {size} | {row['protocol']} |"
         if proc.returncode != 0:

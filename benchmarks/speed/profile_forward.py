@@ -1,6 +1,6 @@
 """Where one forward of the network spends its time: PyTorch's profiler, operators sorted by self time.
 
-    python benchmarks/profile_forward.py [--device cpu|cuda] [--size 1024] [--preset official]
+    python -m benchmarks.speed.profile_forward [--device cpu|cuda] [--size 1024] [--preset official]
         [--precision fp32|tf32|bf16|fp16] [--low-memory] [--rows 30]
 
 Warms up twice at the size, then profiles one forward under ``torch.inference_mode`` and prints the profiler's

@@ -1,16 +1,16 @@
-"""A stand-in for the official network, for ``vs_official.py``, where the official code as a whole is not at hand
+"""A stand-in for the official network, for ``vs_official``, where the official code as a whole is not at hand
 but copies of its two block modules are: the official DHOGSA attention and DIFF feed-forward (``FFN_DIFF``).
 
     HOGFORMER_OFFICIAL_ATTENTION=dhogsa.py HOGFORMER_OFFICIAL_FFN=ffn_diff.py \\
-        python benchmarks/vs_official.py --official benchmarks/official_standin.py
+        python -m benchmarks.vs_official.vs_official --official benchmarks/vs_official/official_standin.py
 
 The network is the project's U-Net (embedding, down- and up-sampling, skips: a few percent of the time) with every
 block's parts swapped: the official attention and feed-forward classes from the two files (constructors
 ``(dim, num_heads, bias)`` and ``(dim, ffn_expansion_factor, bias)``, published state-dict names), and the norms
 computed as the official code's are described (issue 7: a 3-D round trip and ``var``): rearranged to
 ``(B, H*W, C)``, mean and biased variance over channels, normalised, rearranged back. State-dict names stay the
-published ones, so ``vs_official.py`` loads the same weights into both. Its float64 output equals the project's
-(check it with ``python benchmarks/official_standin.py``, which prints the difference).
+published ones, so ``vs_official`` loads the same weights into both. Its float64 output equals the project's
+(check it with ``python -m benchmarks.vs_official.official_standin``, which prints the difference).
 
 The official process must not take this package's allocator setting: ``HOGFORMER_NO_MALLOPT=1`` is set here
 before the package is imported. None of the official code ships with this project; the files come from the user.
@@ -19,15 +19,13 @@ before the package is imported. None of the official code ships with this projec
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ["HOGFORMER_NO_MALLOPT"] = "1"  # the official code sets no allocator behaviour
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/, for vs_official
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-from vs_official import official_module  # noqa: E402
 
+from benchmarks.vs_official.vs_official import official_module  # noqa: E402
 from hogformer.models import HOGformer, HOGformerConfig  # noqa: E402
 from hogformer.models.block import HOGformerBlock  # noqa: E402
 

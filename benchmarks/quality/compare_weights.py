@@ -1,10 +1,10 @@
 """Several weights side by side on the held-out photos: the model rows of the README quality table only.
 
-    python benchmarks/compare_weights.py WEIGHTS [WEIGHTS ...] [--device cpu|cuda] [--photos DIR]
+    python -m benchmarks.quality.compare_weights WEIGHTS [WEIGHTS ...] [--device cpu|cuda] [--photos DIR]
         [--degradations ...] [--max-side N] [--threads N]
 
 WEIGHTS are files or shipped names (``default``). Degrades the five held-out photos exactly as
-``benchmarks/quality_table.py`` does (same seeds, so the numbers are the table's model row on the same device)
+``benchmarks.quality.quality_table`` does (same seeds, so the numbers are the table's model row on the same device)
 and prints mean PSNR / SSIM per degradation for each weights: the quick check when choosing a checkpoint.
 """
 

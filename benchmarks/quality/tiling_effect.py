@@ -1,6 +1,6 @@
 """How much tiling changes HOGformer's output: the README's Tiling table.
 
-    python benchmarks/tiling_effect.py [--weights W] [--photos kodim23 sail] [--tiles 256 128] [--overlap 32]
+    python -m benchmarks.quality.tiling_effect [--weights W] [--photos kodim23 sail] [--tiles 256 128] [--overlap 32]
         [--sigma 25] [--threads N]
 
 HOGformer's attention is global (every block sorts all pixels of a feature map), so a tiled restoration is
@@ -15,7 +15,8 @@ import argparse
 import sys
 
 import numpy as np
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from benchmarks._machine import cpu_model
 
 
 def main(argv: list[str] | None = None) -> int:

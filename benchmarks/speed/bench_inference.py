@@ -1,6 +1,6 @@
 """Forward time, training-step time and peak memory of the published network at 256..2048 px on a side.
 
-    python benchmarks/bench_inference.py [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
+    python -m benchmarks.speed.bench_inference [--sizes 256 512 1024 2048] [--device cpu|cuda] [--preset official]
         [--threads N] [--repeats 2] [--no-train] [--no-plain] [--low-memory [--strip-pixels N]]
         [--precision fp32|tf32|bf16|fp16] [--compile [MODE]]
 
@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-from _machine import cpu_model, fresh_process, proc_status_kib  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchmarks._machine import cpu_model, fresh_process, proc_status_kib
 
 
 def worker(spec: dict) -> dict:
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                 "no_split_products": args.no_split_products,
                 "compile": args.compile,
             }
-            r = fresh_process(__file__, spec, args.timeout, default_env=False)
+            r = fresh_process(__spec__.name, spec, args.timeout, default_env=False)
             if isinstance(r, str):
                 print(f"| {size} | {label} | - | - | - | - | - | - | {r[:80]} |")
                 continue

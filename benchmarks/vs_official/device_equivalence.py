@@ -1,6 +1,6 @@
 """The network's numbers on another device (a GPU): the golden float64 checks and the precision of each mode.
 
-    python benchmarks/device_equivalence.py --device cuda [--golden ../shared/golden] [--size 256]
+    python -m benchmarks.vs_official.device_equivalence --device cuda [--golden ../shared/golden] [--size 256]
 
 The test suite pins the mathematics on the CPU; this script repeats the pins where the tests do not run:
 1. the official golden cases (``tiny_cases.safetensors``) in float64, plain and low-memory forward, and the

@@ -1,13 +1,13 @@
 """Side by side with the official DHOGSA attention module alone: every attention call of one forward of the
 published network, official module against the project's, alternating fresh processes.
 
-    python benchmarks/vs_official_attention.py --official FILE [--class-name DHOGSA] [--sizes 256 512]
+    python -m benchmarks.vs_official.vs_official_attention --official FILE [--class-name DHOGSA] [--sizes 256 512]
         [--repeats 3] [--threads 2]
 
 ``FILE`` is a Python file defining the official attention class (the official ``settingIII&IV/net/model.py``, or
 any copy of its ``DHOGSA``; neither ships here). Its constructor must take ``(dim, num_heads, bias)`` and its
 state-dict names must be the published ones, which the project's module shares. Where the whole official code is
-not at hand (``vs_official.py`` needs it), this measures the part the official profile puts at ~55% of a forward.
+not at hand (``vs_official`` needs it), this measures the part the official profile puts at ~55% of a forward.
 
 For each image size, the calls are the network's own: a forward hook on the project's network records every
 attention call's (channels, heads, height, width) (40 calls, from 36 channels at full resolution to 288 at 1/8),
@@ -28,8 +28,8 @@ import sys
 import tempfile
 import time
 
-from _machine import cpu_model, fresh_process, proc_status_kib, ratio_row  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-from vs_official import official_module  # noqa: E402
+from benchmarks._machine import cpu_model, fresh_process, proc_status_kib, ratio_row
+from benchmarks.vs_official.vs_official import official_module
 
 PUBLISHED_DIM = 36
 
@@ -139,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.official or not os.path.isfile(args.official):
         p.error(f"--official: no such file {args.official!r}")
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     import torch
     from safetensors.torch import save_file
 
@@ -178,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                         "official": os.path.abspath(args.official),
                         "class_name": args.class_name,
                     }
-                    got = fresh_process(__file__, spec, args.timeout)
+                    got = fresh_process(__spec__.name, spec, args.timeout)
                     if isinstance(got, str):
                         print(f"# {impl} {size}: {got}", file=sys.stderr)
                         continue

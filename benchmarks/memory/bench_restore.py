@@ -1,8 +1,8 @@
 """Seconds per megapixel and peak memory of ``hogformer.Restorer``, whole-image and tiled, by image size.
 
-    python benchmarks/bench_restore.py                                   # official width, 512/1024/2048 px
-    python benchmarks/bench_restore.py --preset small --sizes 256 512    # a few minutes on a 2-core CPU
-    python benchmarks/bench_restore.py --weights model.safetensors --device cuda --tiles whole 512
+    python -m benchmarks.memory.bench_restore                                   # official width, 512/1024/2048 px
+    python -m benchmarks.memory.bench_restore --preset small --sizes 256 512    # a few minutes on a 2-core CPU
+    python -m benchmarks.memory.bench_restore --weights model.safetensors --device cuda --tiles whole 512
 
 Each configuration (size x whole-or-tile) runs in a fresh Python process, so the memory it reports is its own:
 on CPU, how far the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs`` just
@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from _machine import cpu_model, proc_status_kib, reset_peak_rss  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchmarks._machine import cpu_model, module_command, proc_status_kib, reset_peak_rss
 
 MIB = 1 << 20
 
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 "repeats": args.repeats,
             }
             print(f"{size} {mode}: running ...", file=sys.stderr, flush=True)
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+            cmd = module_command(__spec__.name, "--worker", json.dumps(spec))
             try:
                 done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             except subprocess.TimeoutExpired:

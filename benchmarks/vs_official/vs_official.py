@@ -1,7 +1,7 @@
 """Side by side with the official implementation: forward and training-step time and peak memory, alternating
 fresh processes (issue 7's acceptance check).
 
-    python benchmarks/vs_official.py --official PATH/settingIII&IV/net/model.py [--sizes 256 512]
+    python -m benchmarks.vs_official.vs_official --official PATH/settingIII&IV/net/model.py [--sizes 256 512]
         [--train 128x2] [--repeats 3] [--threads 2] [--class-name NAME] [--strip-pixels N]
 
 ``--official`` is the official code's model file (Fire-friend/HOGformer; it is not shipped here and cannot be
@@ -18,6 +18,8 @@ L1 loss, backward) at ``PATCHxBATCH``. Prints medians, the official/project rati
 from __future__ import annotations
 
 import argparse
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
 import json
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from _machine import cpu_model, fresh_process, proc_status_kib, ratio_row  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from benchmarks._machine import cpu_model, fresh_process, proc_status_kib, ratio_row
 
 #: The published configuration (paper; ../shared/golden/README.md), as the official constructor names it.
 PUBLISHED = {
@@ -42,12 +44,29 @@ PUBLISHED = {
 }
 
 
+class _SiblingFinder(importlib.abc.MetaPathFinder):
+    """Finds top-level modules in one folder first: the official file's own imports of its sibling files."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001  (importlib's protocol)
+        if path is not None:  # a submodule: its package knows where it is
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, [self.folder])
+
+
 def official_module(path: str):
-    """The official Python file ``path``, imported (its folder on ``sys.path`` for its sibling imports)."""
+    """The official Python file ``path``, imported; the modules beside it are importable by their plain names
+    (its sibling imports), ahead of installed ones."""
     spec = importlib.util.spec_from_file_location("official_model", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"{path}: not a Python file")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not any(isinstance(f, _SiblingFinder) and f.folder == folder for f in sys.meta_path):
+        # before the path-based finder, after the built-in and frozen ones
+        index = next((i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder), 0)
+        sys.meta_path.insert(index, _SiblingFinder(folder))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -149,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from safetensors.torch import save_file
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     from hogformer.models import HOGformer, HOGformerConfig
     from hogformer.models.hogformer import auto_strip_pixels
 
@@ -186,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                         "config": config,
                         "strip_pixels": args.strip_pixels,
                     }
-                    got = fresh_process(__file__, spec, args.timeout)
+                    got = fresh_process(__spec__.name, spec, args.timeout)
                     if isinstance(got, str):
                         print(f"# {impl} {m} {size}x{batch}: {got}", file=sys.stderr)
                         continue

@@ -1,0 +1,1 @@
+"""Memory: peak memory of restoring an image, whole and tiled, by size."""

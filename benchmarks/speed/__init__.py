@@ -1,0 +1,1 @@
+"""Speed: forward and training-step time, profiles, ONNX against PyTorch."""
