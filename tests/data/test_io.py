@@ -18,16 +18,16 @@ import pytest
 import tifffile
 from PIL import Image, ImageOps
 
+from hogformer.data import formats
 from hogformer.data import io as hio
 from hogformer.data.io import (
-    IMAGE_EXTENSIONS,
     ImageReadError,
     LoadedImage,
-    list_images,
     read_image,
     to_image_array,
     write_image,
 )
+from hogformer.data.listing import IMAGE_EXTENSIONS, list_images
 from hogformer.files import atomic_write_bytes
 
 RNG = np.random.default_rng(1234)
@@ -508,7 +508,7 @@ def test_exif_patch_handles_both_byte_orders_and_no_prefix() -> None:
         body = mark + struct.pack(order + "HI", 42, 8) + struct.pack(order + "H", 1)
         body += struct.pack(order + "HHIHH", 0x0112, 3, 1, 8, 0) + struct.pack(order + "I", 0)
         for raw in (body, b"Exif\x00\x00" + body):
-            patched = hio._upright_exif(raw)
+            patched = formats.upright_exif(raw)
             assert patched is not None and len(patched) == len(raw)
             value_at = len(raw) - len(body) + 10 + 8
             assert struct.unpack_from(order + "H", patched, value_at)[0] == 1
@@ -687,13 +687,13 @@ def test_decompression_bomb_limit_applies_before_16bit_decoding(
 ) -> None:
     path = _png16(tmp_path / "bomb16.png", _rand_u16(20, 20, 3))  # 400 pixels
     decoded: list[object] = []
-    real = hio._read_png16
+    real = formats.read_png16
 
     def spy(*args: object) -> object:
         decoded.append(args)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(hio, "_read_png16", spy)
+    monkeypatch.setattr(formats, "read_png16", spy)
     for limit in (100, 300):
         with pytest.raises(ImageReadError) as info:
             read_image(path, max_pixels=limit)

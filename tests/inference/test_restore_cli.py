@@ -28,7 +28,7 @@ from PIL import Image, ImageCms, ImageOps, features
 
 import hogformer
 from hogformer.cli import main
-from hogformer.data.io import list_images
+from hogformer.data.listing import list_images
 
 H, W = 19, 33  # odd on purpose: every image is padded to 32x48 and cropped back
 ORIENTATION = 0x0112

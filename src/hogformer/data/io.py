@@ -21,16 +21,12 @@ orientation still come from Pillow's header parse, before any pixel is decoded. 
 
 from __future__ import annotations
 
-import glob
 import io
 import logging
 import os
 import re
-import struct
 import threading
 import warnings
-import zlib
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,28 +34,26 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..files import atomic_write_bytes
+from .formats import (
+    _PNG,
+    CODECS,
+    ORIENT_ARRAY,
+    deep_colour_reader,
+    encode_png16,
+    encode_tiff16,
+    icc_colour_space,
+    orientation,
+    upright_exif,
+    warn_if_depth_reduced,
+)
+from .listing import IMAGE_EXTENSIONS
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "ImageReadError",
-    "LoadedImage",
-    "list_images",
-    "read_image",
-    "to_image_array",
-    "write_image",
-]
+__all__ = ["ImageReadError", "LoadedImage", "read_image", "to_image_array", "write_image"]
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-"""Extensions (lower-case) that folder and glob expansion in :func:`list_images` keep."""
-
 # Pillow formats read_image accepts (the JPEG opener also yields "MPO", the multi-picture JPEGs phones write).
 _READ_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
-_EXIF_ORIENTATION = 0x0112
-_EXIF_PREFIX = b"Exif\x00\x00"
-# A 16-bit colour reader: (path, Pillow image with the header parsed) -> (uint16 HxWxC pixels, raw EXIF block).
-_DeepReader = Callable[[str | os.PathLike[str], Image.Image], tuple[np.ndarray, bytes | None]]
 # Guards the temporary change of Image.MAX_IMAGE_PIXELS and of the warning filters while a header is parsed.
 _OPEN_LOCK = threading.Lock()
 
@@ -102,37 +96,6 @@ class LoadedImage:
     path: Path | None
 
 
-@dataclass(frozen=True)
-class _Codec:
-    """What one output format can hold, as Pillow writes it."""
-
-    format: str
-    alpha: bool  # can hold an alpha plane
-    sixteen_bit: bool  # can hold 16 bits per channel (grey, RGB, RGBA; not grey + alpha)
-    grey: bool  # can hold single-channel grey
-    grey_alpha: bool  # can hold grey + alpha (otherwise it becomes RGBA)
-    icc: bool
-    exif: bool
-    lossy: bool
-
-
-_PNG = _Codec("PNG", True, True, True, True, True, True, False)
-_JPEG = _Codec("JPEG", False, False, True, False, True, True, True)
-# BMP: Pillow writes RGBA as 32-bit BGRA, but its own reader (like many others) ignores the alpha byte.
-_BMP = _Codec("BMP", True, False, True, False, False, False, False)
-_TIFF = _Codec("TIFF", True, True, True, True, True, True, False)
-_WEBP = _Codec("WEBP", True, False, False, False, True, True, True)
-_CODECS: dict[str, _Codec] = {
-    ".png": _PNG,
-    ".jpg": _JPEG,
-    ".jpeg": _JPEG,
-    ".bmp": _BMP,
-    ".tif": _TIFF,
-    ".tiff": _TIFF,
-    ".webp": _WEBP,
-}
-
-
 # --------------------------------------------------------------------------------------------- reading
 
 
@@ -158,11 +121,11 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
             raise ImageReadError(path, _bomb_reason(im.width * im.height, limit))
         mode, fmt = im.mode, im.format
         icc = im.info.get("icc_profile") or None
-        deep_reader = _deep_colour_reader(path, im)
+        deep_reader = deep_colour_reader(path, im)
         try:
             if deep_reader is not None:  # 16-bit RGB(A), which Pillow would decode at 8 bits
                 pixels, raw_exif = deep_reader(path, im)
-                pixels = _ORIENT_ARRAY.get(_orientation(im, raw_exif), np.asarray)(pixels)
+                pixels = ORIENT_ARRAY.get(orientation(im, raw_exif), np.asarray)(pixels)
             else:
                 im.load()  # full decode now, so truncation and corruption surface here and not later
                 upright = ImageOps.exif_transpose(im)
@@ -171,13 +134,13 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
             raise ImageReadError(path, f"not enough memory to decode a {im.width}x{im.height} image") from exc
         except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error, zlib.error, ...
             raise ImageReadError(path, f"truncated or corrupt {im.format} image ({exc})") from exc
-        exif = _upright_exif(raw_exif)
+        exif = upright_exif(raw_exif)
         if deep_reader is not None:
             rgb = pixels[..., :3].astype(np.float32) / np.float32(65535.0)
             alpha = np.ascontiguousarray(pixels[..., 3]) if pixels.shape[2] == 4 else None
             bit_depth, is_grey = 16, False
         else:
-            _warn_if_depth_reduced(path, im)
+            warn_if_depth_reduced(path, im)
             rgb, alpha, bit_depth, is_grey = _decode_pixels(path, upright)
     return LoadedImage(
         rgb=rgb,
@@ -241,9 +204,7 @@ def _bomb_reason(pixels: int | None, limit: int | None) -> str:
     )
 
 
-def _decode_pixels(
-    path: str | os.PathLike[str], im: Image.Image
-) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
+def _decode_pixels(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
     """Pillow image -> (rgb float32 HxWx3, alpha or None, bit depth, is_grey)."""
     mode = im.mode
     if mode.startswith("I;16"):
@@ -277,173 +238,6 @@ def _decode_pixels(
 def _grey_to_rgb(grey: np.ndarray, scale: float) -> np.ndarray:
     plane = grey.astype(np.float32) / np.float32(scale)
     return np.repeat(plane[..., None], 3, axis=2)
-
-
-# ------------------------------------------------------------------------------- 16-bit colour reading
-
-# EXIF orientation -> the transpose ImageOps.exif_transpose applies, on an HxWxC array (rows are y).
-_ORIENT_ARRAY = {
-    2: lambda a: a[:, ::-1],  # FLIP_LEFT_RIGHT
-    3: lambda a: a[::-1, ::-1],  # ROTATE_180
-    4: lambda a: a[::-1],  # FLIP_TOP_BOTTOM
-    5: lambda a: a.swapaxes(0, 1),  # TRANSPOSE
-    6: lambda a: a.swapaxes(0, 1)[:, ::-1],  # ROTATE_270 (90 degrees clockwise)
-    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # TRANSVERSE
-    8: lambda a: a.swapaxes(0, 1)[::-1],  # ROTATE_90 (90 degrees counter-clockwise)
-}
-
-
-def _deep_colour_reader(path: str | os.PathLike[str], im: Image.Image) -> _DeepReader | None:
-    """The 16-bit reader for a 16-bit RGB/RGBA PNG or TIFF, from the header alone; None for anything else."""
-    if im.mode not in ("RGB", "RGBA"):
-        return None
-    if im.format == "PNG":
-        ihdr = _png_ihdr(path)
-        return _read_png16 if ihdr is not None and ihdr[0] == 16 and ihdr[1] in (2, 6) else None
-    if im.format == "TIFF":
-        tags = im.tag_v2
-        samples = len(im.mode)
-        if (
-            tags.get(262) != 2  # PhotometricInterpretation: RGB
-            or tags.get(277, 1) != samples  # SamplesPerPixel
-            or _as_tuple(tags.get(258)) != (16,) * samples  # BitsPerSample
-            or _as_tuple(tags.get(339, 1)) not in ((1,), (1,) * samples)  # SampleFormat: unsigned integer
-            or (samples == 4 and _as_tuple(tags.get(338)) != (2,))  # ExtraSamples: straight (unassociated) alpha
-            or not _tiff_can_decode(tags)
-        ):
-            return None
-        return _read_tiff16
-    return None
-
-
-def _png_ihdr(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """(bit depth, colour type) from a PNG's IHDR chunk, or None if it cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            header = fh.read(26)
-    except OSError:
-        return None
-    return (header[24], header[25]) if len(header) == 26 and header[12:16] == b"IHDR" else None
-
-
-def _as_tuple(value: object) -> tuple[object, ...]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
-
-def _tiff_can_decode(tags: Mapping[int, object]) -> bool:
-    """Whether tifffile decodes this TIFF's compression and predictor (without imagecodecs: not LZW)."""
-    from tifffile import TIFF
-
-    return tags.get(259, 1) in TIFF.DECOMPRESSORS and tags.get(317, 1) in TIFF.UNPREDICTORS
-
-
-def _read_png16(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarray, bytes | None]:
-    """A 16-bit RGB/RGBA PNG -> (uint16 HxWxC pixels as stored, the EXIF block as Pillow would report it)."""
-    import png
-
-    data = Path(path).read_bytes()
-    raw_exif = None
-    for tag, body in png.Reader(bytes=data).chunks():  # checks every chunk's CRC, up to IEND
-        if tag == b"eXIf":  # before or after the pixel data, like Pillow
-            raw_exif = _EXIF_PREFIX + body
-    width, height, rows, info = png.Reader(bytes=data).read()
-    planes = info["planes"]
-    if (width, height) != im.size or planes != len(im.mode) or info["bitdepth"] != 16:
-        raise ValueError(f"pypng reads a {width}x{height} {planes}-channel image, Pillow's header says otherwise")
-    pixels = np.empty((height, width * planes), dtype=np.uint16)
-    count = 0
-    for count, row in enumerate(rows, start=1):
-        pixels[count - 1] = row  # pypng gives 16-bit rows as native-order array('H')
-    if count != height:
-        raise ValueError(f"image data holds {count} of {height} rows")
-    return pixels.reshape(height, width, planes), raw_exif
-
-
-def _read_tiff16(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarray, bytes | None]:
-    """A 16-bit RGB/RGBA TIFF (first page) -> (uint16 HxWxC pixels as stored, the EXIF block if any)."""
-    import tifffile
-
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        pixels = page.asarray()
-        axes = page.axes
-    if axes == "SYX":  # PlanarConfiguration 2: one plane per sample
-        pixels = np.moveaxis(pixels, 0, -1)
-    stored = (im.tag_v2.get(257), im.tag_v2.get(256), len(im.mode))  # im.size may already be turned upright
-    if pixels.shape != stored or pixels.dtype.kind != "u" or pixels.itemsize != 2:
-        raise ValueError(f"tifffile reads a {pixels.shape} {pixels.dtype} array ({axes}), the header says {stored}")
-    return pixels.astype(np.uint16, copy=False), im.info.get("exif")
-
-
-def _orientation(im: Image.Image, raw_exif: bytes | None) -> int:
-    """The EXIF orientation ImageOps.exif_transpose would apply, found without decoding pixels."""
-    if im.format == "PNG":
-        # PngImageFile.getexif decodes the whole image when the EXIF block is not in the header; ask
-        # Pillow's generic reader instead, on a 1x1 stand-in with the same info (EXIF, raw-profile text, XMP).
-        probe = Image.new("L", (1, 1))
-        probe.info = {**im.info, "exif": raw_exif} if raw_exif else dict(im.info)
-        exif = probe.getexif()
-    else:
-        exif = im.getexif()  # TIFF: read from the tags, no pixels decoded
-    value = exif.get(_EXIF_ORIENTATION, 1)
-    return value if isinstance(value, int) else 1
-
-
-def _warn_if_depth_reduced(path: str | os.PathLike[str], im: Image.Image) -> None:
-    """Log when Pillow decodes a file with more than 8 bits per channel at 8 bits (see the module notes)."""
-    if im.mode.startswith("I"):
-        return
-    depth, why = 8, "Pillow decodes this layout at 8 bits"
-    if im.format == "TIFF":
-        bits = _as_tuple(getattr(im, "tag_v2", {}).get(258, 8))
-        depth = max(b for b in bits if isinstance(b, int)) if any(isinstance(b, int) for b in bits) else 8
-        if depth == 16 and im.mode in ("RGB", "RGBA") and not _tiff_can_decode(im.tag_v2):
-            why = "its TIFF compression needs the imagecodecs package to be read at 16 bits"
-    elif im.format == "PNG":
-        ihdr = _png_ihdr(path)
-        depth = ihdr[0] if ihdr is not None else 8
-    if depth > 8:
-        logger.warning("%s: %d-bit image decoded at 8 bits per channel (%s)", path, depth, why)
-
-
-def _upright_exif(raw: bytes | None) -> bytes | None:
-    """The EXIF block with its orientation set to 1, bytes otherwise unchanged; None if absent."""
-    if not raw:
-        return None
-    try:
-        return _patch_orientation(raw)
-    except (ValueError, struct.error, IndexError):
-        pass
-    try:  # an unusual layout: let Pillow re-serialise it
-        exif = Image.Exif()
-        exif.load(raw)
-        if _EXIF_ORIENTATION in exif:
-            exif[_EXIF_ORIENTATION] = 1
-        return exif.tobytes()
-    except Exception:
-        logger.debug("dropping an EXIF block that cannot be parsed", exc_info=True)
-        return None
-
-
-def _patch_orientation(raw: bytes) -> bytes:
-    """Overwrite the IFD0 orientation value in place, keeping every other byte (and offset) as is."""
-    start = 6 if raw.startswith(b"Exif\x00\x00") else 0
-    order = raw[start : start + 2]
-    if order not in (b"II", b"MM"):
-        raise ValueError("not a TIFF-structured EXIF block")
-    e = "<" if order == b"II" else ">"
-    ifd0 = start + struct.unpack_from(e + "I", raw, start + 4)[0]
-    (count,) = struct.unpack_from(e + "H", raw, ifd0)
-    for i in range(count):
-        entry = ifd0 + 2 + 12 * i
-        tag, typ, n = struct.unpack_from(e + "HHI", raw, entry)
-        if tag == _EXIF_ORIENTATION:
-            if typ != 3 or n != 1:  # SHORT, one value, stored inline
-                raise ValueError("unexpected orientation entry")
-            out = bytearray(raw)
-            struct.pack_into(e + "H", out, entry + 8, 1)
-            return bytes(out)
-    return bytes(raw)
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -523,7 +317,7 @@ def write_image(
         ValueError: unknown extension, bad quality, or an array :func:`to_image_array` rejects.
     """
     path = Path(path)
-    codec = _CODECS.get(path.suffix.lower())
+    codec = CODECS.get(path.suffix.lower())
     if codec is None:
         raise ValueError(
             f"cannot write {path}: unknown image extension {path.suffix or '(none)'!r}; "
@@ -544,18 +338,18 @@ def write_image(
 
     icc = exif = None
     if like is not None:
-        if codec.icc and like.icc_profile and _icc_colour_space(like.icc_profile) == (b"GRAY" if is_grey else b"RGB "):
+        if codec.icc and like.icc_profile and icc_colour_space(like.icc_profile) == (b"GRAY" if is_grey else b"RGB "):
             icc = like.icc_profile
         elif like.icc_profile:
             logger.debug("%s: ICC profile not embedded (format or colour space does not fit)", path)
         exif = like.exif if codec.exif else None
     if array.dtype == np.uint16 and array.ndim == 3:  # 16-bit colour: Pillow has no such mode
         if codec is _PNG:
-            data = _encode_png16(array, icc, exif)
+            data = encode_png16(array, icc, exif)
         else:
             if exif:
                 logger.debug("%s: 16-bit colour TIFF is written without the EXIF block", path)
-            data = _encode_tiff16(array, icc)
+            data = encode_tiff16(array, icc)
     else:
         options: dict[str, object] = {}
         if codec.lossy:
@@ -569,110 +363,3 @@ def write_image(
         data = buffer.getvalue()
     atomic_write_bytes(path, data)
     return path
-
-
-def _encode_png16(array: np.ndarray, icc: bytes | None, exif: bytes | None) -> bytes:
-    """uint16 HxWx3 or HxWx4 -> PNG bytes (pypng), with iCCP and eXIf chunks where given."""
-    import png
-
-    height, width, planes = array.shape
-    rows = array.astype(">u2").reshape(height, width * planes).view(np.uint8)  # PNG samples are big-endian
-    buffer = io.BytesIO()
-    writer = png.Writer(width, height, greyscale=False, alpha=planes == 4, bitdepth=16)
-    writer.write_packed(buffer, (row.tobytes() for row in rows))
-    extra: list[tuple[bytes, bytes]] = []
-    if icc:  # name, NUL, compression method 0 (zlib), compressed profile
-        extra.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
-    if exif:
-        extra.append((b"eXIf", exif[len(_EXIF_PREFIX) :] if exif.startswith(_EXIF_PREFIX) else exif))
-    if not extra:
-        return buffer.getvalue()
-    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
-    out = io.BytesIO()
-    png.write_chunks(out, [chunks[0], *extra, *chunks[1:]])  # right after IHDR: before IDAT, as both must be
-    return out.getvalue()
-
-
-def _encode_tiff16(array: np.ndarray, icc: bytes | None) -> bytes:
-    """uint16 HxWx3 or HxWx4 -> uncompressed TIFF bytes (tifffile), straight alpha, ICC profile where given."""
-    import tifffile
-
-    buffer = io.BytesIO()
-    extrasamples = ("unassalpha",) if array.shape[2] == 4 else None
-    tifffile.imwrite(
-        buffer,
-        array,
-        photometric="rgb",
-        planarconfig="contig",
-        extrasamples=extrasamples,
-        iccprofile=icc,
-        metadata=None,
-    )
-    return buffer.getvalue()
-
-
-def _icc_colour_space(profile: bytes) -> bytes | None:
-    """The data colour space signature of an ICC profile (bytes 16-19 of its header)."""
-    return bytes(profile[16:20]) if len(profile) >= 20 else None
-
-
-# --------------------------------------------------------------------------------------------- listing
-
-
-def list_images(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
-    """Expand files, folders and glob patterns into a de-duplicated list of image paths, in input order.
-
-    A file named explicitly is kept whatever its extension (reading it later gives a clear error). A
-    folder gives its image files sorted by path (with ``recursive=True``, those of all sub-folders
-    too); a glob pattern gives its matching image files, sorted (``**`` spans folders when
-    ``recursive=True``). Expansion keeps only :data:`IMAGE_EXTENSIONS` (any case) and, like ``glob``,
-    skips hidden files and folders (names starting with "."), e.g. macOS ``._photo.jpg`` files.
-
-    Raises:
-        FileNotFoundError: an input matches no file, or a folder or pattern holds no image.
-    """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    found: list[Path] = []
-    seen: set[str] = set()
-    for item in inputs:
-        entry = Path(item)
-        if entry.is_file():
-            matches = [entry]
-        elif entry.is_dir():
-            matches = _images_in_folder(entry, recursive)
-            if not matches:
-                where = "or its sub-folders " if recursive else ""
-                raise FileNotFoundError(
-                    f"{item}: folder {where}holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
-                )
-        else:
-            hits = glob.glob(os.fspath(item), recursive=recursive)
-            matches = sorted(Path(h) for h in hits if _is_image_name(Path(h)) and os.path.isfile(h))
-            if not matches:
-                is_pattern = any(c in os.fspath(item) for c in "*?[")
-                what = "no image file matches this pattern" if is_pattern else "no such file"
-                raise FileNotFoundError(f"{item}: {what}")
-        for p in matches:
-            key = os.path.normcase(os.path.abspath(p))
-            if key not in seen:
-                seen.add(key)
-                found.append(p)
-    return found
-
-
-def _is_image_name(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _images_in_folder(folder: Path, recursive: bool) -> list[Path]:
-    if not recursive:
-        return sorted(
-            p for p in folder.iterdir() if not p.name.startswith(".") and _is_image_name(p) and p.is_file()
-        )
-    images: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        base = Path(root)
-        images.extend(base / f for f in files if not f.startswith(".") and _is_image_name(Path(f)))
-    return sorted(images)

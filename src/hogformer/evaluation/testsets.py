@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.io import list_images
+from ..data.listing import list_images
 from ..metrics import PROTOCOL_AIO, PROTOCOL_ALLWEATHER, Protocol
 
 __all__ = [

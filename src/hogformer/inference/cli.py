@@ -109,7 +109,7 @@ def output_path(src: Path, root: Path | None, out_dir: Path, suffix: str, fmt: s
 def _expand(inputs: list[str], recursive: bool, summary: Summary) -> list[tuple[Path, Path | None]]:
     """Inputs as (file, root folder or None), so sub-folder structure can be mirrored; an input that names
     nothing is a failure of the batch, not its end."""
-    from ..data.io import list_images
+    from ..data.listing import list_images
 
     pairs: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
