@@ -11,19 +11,22 @@ Supported containers (all read without unpickling arbitrary objects):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pickle
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .models import HOGformer, HOGformerConfig
 from .files import atomic_write_bytes
+from .locations import LocationError, local_weights
+from .models import HOGformer, HOGformerConfig
 from .models.layers import sobel_kernels
 
 log = logging.getLogger(__name__)
@@ -239,9 +242,69 @@ def check_state_dict(path: Path, config: HOGformerConfig, sd: dict[str, torch.Te
     return complete
 
 
+def blocks_per_level(keys: Iterable[str]) -> dict[str, int]:
+    """How many transformer blocks each level of a HOGformer state dict holds (``latent.3.attn_g_spatial...``:
+    at least four in ``latent``), read from the parameter names."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        match = re.match(r"(\w+)\.(\d+)\.attn_g_spatial\.", key)
+        if match:
+            counts[match[1]] = max(counts.get(match[1], 0), int(match[2]) + 1)
+    return counts
+
+
+def grow_state_dict(state: dict[str, torch.Tensor], source: HOGformerConfig, net: HOGformer) -> list[str]:
+    """Load ``state`` (a network configured as ``source``) into ``net``, which has more blocks per level.
+
+    ``net``'s configuration must equal ``source`` except for ``num_blocks`` / ``num_refinement_blocks``, each at
+    least the source's. Every block of the source keeps its place; each level's extra blocks come after them and
+    start as the identity: their two output projections (``attn_g_spatial.project_out``, ``ffn.project_out``) are
+    zero, so both residual branches add nothing, and the grown network computes exactly what the source did
+    (progressive deepening; the other weights of a new block are ``net``'s fresh initialisation and get gradients
+    once the projections move off zero). Returns the names of the new blocks (``"latent.3"``, ...).
+    Raises ``ValueError`` when the configurations differ otherwise, a level would shrink or the keys do not fit.
+    """
+    target = net.config
+    same_sizes = dataclasses.replace(
+        target, num_blocks=source.num_blocks, num_refinement_blocks=source.num_refinement_blocks
+    )
+    if same_sizes != source:
+        raise ValueError(
+            f"the file's network {source.to_dict()} differs from this run's model {target.to_dict()} in more "
+            "than the number of blocks per level"
+        )
+    out = net.state_dict()
+    have, want = blocks_per_level(state), blocks_per_level(out)
+    new_blocks = []
+    for level, count in want.items():
+        if count < have.get(level, 0):
+            raise ValueError(f"{level} has {have[level]} blocks in the file but {count} in this run's model")
+        for i in range(have.get(level, 0), count):
+            new_blocks.append(f"{level}.{i}")
+            for branch in ("attn_g_spatial", "ffn"):
+                for name in ("weight", "bias"):
+                    key = f"{level}.{i}.{branch}.project_out.{name}"
+                    if key in out:
+                        out[key] = torch.zeros_like(out[key])
+    new_prefixes = tuple(f"{b}." for b in new_blocks)
+    missing = [k for k in out if k not in state and not k.startswith(new_prefixes)]
+    unexpected = [k for k in state if k not in out]
+    if missing or unexpected:
+        raise ValueError(f"state dict does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for k, v in state.items():
+        out[k] = v.to(dtype=out[k].dtype)
+    net.load_state_dict(out, strict=True)
+    return new_blocks
+
+
 def read_checkpoint(path: str | os.PathLike[str], *, key: str | None = None) -> Checkpoint:
     """Read any supported checkpoint file; see the module docstring. ``key`` picks an entry of a dict
-    container (e.g. ``"params_ema"`` of a BasicSR file)."""
+    container (e.g. ``"params_ema"`` of a BasicSR file). A Hub folder or ``hf://OWNER/NAME[@REVISION]`` is read
+    through :func:`hogformer.locations.local_weights`."""
+    try:
+        path = local_weights(path)
+    except LocationError as e:
+        raise CheckpointError(e.location, e.reason) from None
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "no such file")
@@ -353,9 +416,11 @@ def describe(ckpt: Checkpoint) -> dict[str, Any]:
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "blocks_per_level",
     "canonicalize_state_dict",
     "check_state_dict",
     "describe",
+    "grow_state_dict",
     "infer_config",
     "load_model",
     "read_checkpoint",

@@ -36,7 +36,7 @@ __all__ = ["build_app", "PREVIEW_SIDE"]
 
 #: The comparison slider shows the result at most this many pixels a side (the download is full size).
 PREVIEW_SIDE = 2048
-LOW_MEMORY = {"auto": "auto", "on": True, "off": False}
+LOW_MEMORY: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
 TITLE = "HOGformer: all-in-one image restoration"
 INTRO = (
     "Drop or pick one or more images (noise, blur, haze, low light, rain), press **Restore**, compare before "
@@ -126,7 +126,7 @@ def build_app(
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way of asking for a progress bar)
     ) -> tuple[Any, ...]:
         files = [f for f in (files or []) if f]
-        empty = (gr.update(choices=[], value=None), None, [], None, None, [])
+        empty: tuple[Any, ...] = (gr.update(choices=[], value=None), None, [], None, None, [])
         if not files:
             return ("Drop or pick an image first.", *empty)
         messages: list[str] = []
@@ -269,7 +269,7 @@ def build_app(
             api_out = gr.File(label="restored image")
             api_button = gr.Button("restore (API)")
         api_button.click(api_restore, [api_in], [api_out], api_name="restore")
-    demo.hogformer_work_dir = work  # type: ignore[attr-defined]
+    demo.hogformer_work_dir = work
     return demo
 
 

@@ -21,6 +21,9 @@ class HOGDescriptor(nn.Module):
     ``signed=False`` bins orientations modulo pi (the official setting), ``signed=True`` modulo 2 pi.
     """
 
+    centres: torch.Tensor
+    sobel: torch.Tensor
+
     def __init__(self, bins: int = 9, cell: int = 8, block: int = 2, signed: bool = False, eps: float = 1e-8):
         super().__init__()
         self.bins, self.cell, self.block, self.signed, self.eps = bins, cell, block, signed, eps

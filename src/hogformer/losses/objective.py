@@ -50,9 +50,13 @@ class Objective(nn.Module):
 
 
 #: The objective of the official Settings III/IV trainer: L1 + Pearson + HOG (block 2, L1), weights 1.
-OFFICIAL_AIO = {"l1": {"weight": 1.0}, "pearson": {"weight": 1.0}, "hog": {"weight": 1.0, "block": 2, "distance": "l1"}}
+OFFICIAL_AIO: dict[str, dict[str, Any]] = {
+    "l1": {"weight": 1.0},
+    "pearson": {"weight": 1.0},
+    "hog": {"weight": 1.0, "block": 2, "distance": "l1"},
+}
 #: The objective of the official Setting I trainer: L1 + Pearson + HOG (block 1, squared), weights 1.
-OFFICIAL_ALLWEATHER = {
+OFFICIAL_ALLWEATHER: dict[str, dict[str, Any]] = {
     "l1": {"weight": 1.0},
     "pearson": {"weight": 1.0},
     "hog": {"weight": 1.0, "block": 1, "distance": "l2"},

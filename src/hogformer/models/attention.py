@@ -96,6 +96,9 @@ def patch_index_rows(index: torch.Tensor, p0: int, p1: int, width: int) -> tuple
 class DHOGSA(nn.Module):
     """Dynamic HOG-aware self-attention of one block (the official ``attn_g_spatial``)."""
 
+    sobel_x: torch.Tensor
+    sobel_y: torch.Tensor
+
     def __init__(self, dim: int, num_heads: int, bias: bool) -> None:
         super().__init__()
         self.dim = dim

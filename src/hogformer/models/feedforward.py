@@ -107,6 +107,7 @@ class DIFF(nn.Module):
         a, b = self.project_in(x).chunk(2, dim=1)  # each 4q channels: the phases of the shuffled a and b
         t = F.mish(F.conv2d(b, w3, b3, padding=1, groups=4 * q)) * F.conv2d(a, w5, b5, padding=1, groups=q)
         del a, b
+        assert self.decompose.bias is not None  # built with bias=True
         g = F.gelu(F.conv2d(t, wd, self.decompose.bias.expand(4)))  # (B, 4, H, W): one map per phase
         n, _, h, w = t.shape
         t5, s, g5 = t.view(n, q, 4, h, w), self.sigma.scale.view(1, q, 1, 1, 1), g.view(n, 1, 4, h, w)

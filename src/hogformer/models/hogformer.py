@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -51,7 +52,7 @@ def _checked_strip_pixels(strip_pixels: object) -> int | str | None:
         and not (isinstance(strip_pixels, int) and not isinstance(strip_pixels, bool) and strip_pixels >= 1)
     ):
         raise ValueError(f"strip_pixels must be 'auto', an int >= 1 or None, got {strip_pixels!r}")
-    return strip_pixels  # type: ignore[return-value]
+    return strip_pixels
 
 
 class HOGformer(nn.Module):
@@ -130,7 +131,7 @@ class HOGformer(nn.Module):
         checkpointed = self.checkpointing and torch.is_grad_enabled()
         for block in level:
             if strip_pixels is not None:  # x is always a temporary of forward, so updating it in place is safe
-                low_memory.add_block_(block, x, strip_pixels)
+                low_memory.add_block_(cast(HOGformerBlock, block), x, strip_pixels)
             elif checkpointed:
                 x = checkpoint(block, x, use_reentrant=False)
             else:
@@ -155,7 +156,7 @@ class HOGformer(nn.Module):
                 f"HOGformer needs height and width divisible by {SIZE_MULTIPLE}, got {h}x{w}; "
                 "pad the input (hogformer.inference.run_padded) or use hogformer.Restorer"
             )
-        sp = auto_strip_pixels(h, w) if strip_pixels == "auto" else strip_pixels
+        sp = auto_strip_pixels(h, w) if isinstance(strip_pixels, str) else strip_pixels  # the only str: "auto"
         enc1 = self._run_level(self.encoder_level1, self.patch_embed(img), sp)
         skip1 = self.skip_patch_embed1(img)
         enc2 = self._run_level(

@@ -46,9 +46,6 @@ Image = np.ndarray
 Method = Callable[[Image], Image]
 
 
-
-
-
 def _rng(seed: int, photo: str, degradation: str) -> np.random.Generator:
     """One generator per (photo, degradation), independent of which other photos or degradations are run."""
     key = zlib.crc32(f"{photo}/{degradation}".encode())
@@ -247,7 +244,7 @@ def format_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     blur_note = "the kernel blindly (spectral fit over defocus discs and motion lines)"
     if any(r.get("oracle") for r in rows):
         blur_note += f"; the *{ORACLE_LABEL}* row is given the kernel the degradation drew and is not ranked"
-    text = [
+    paragraphs = [
         "\n".join(lines),
         "",
         f"Mean over {len(photos)} held-out photos ({', '.join(photos)}){crop}. Each photo is degraded once per "
@@ -259,5 +256,5 @@ def format_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         f"baselines estimate {blur_note}.",
     ]
     for method, note in notes.items():
-        text.append(f"{method}: not installable here ({note}).")
-    return "\n".join(text)
+        paragraphs.append(f"{method}: not installable here ({note}).")
+    return "\n".join(paragraphs)

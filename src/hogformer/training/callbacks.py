@@ -27,10 +27,17 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..checkpoints import save_model
 from ..files import atomic_writer
+from .module import RestorationModule
 
 __all__ = ["AtomicCheckpointIO", "RunArtifacts"]
 
 log = logging.getLogger(__name__)
+
+
+def _restoration_module(pl_module: L.LightningModule) -> RestorationModule:
+    if not isinstance(pl_module, RestorationModule):
+        raise TypeError(f"RunArtifacts needs a RestorationModule, got {type(pl_module).__name__}")
+    return pl_module
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -90,7 +97,7 @@ class RunArtifacts(L.Callback):
     # ---------------------------------------------------------------------------------------- writing
     def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch_end: bool) -> None:
         if epoch_end:  # the next run starts at the beginning of the next epoch
-            pl_module.data_position = (trainer.current_epoch + 1, 0)
+            _restoration_module(pl_module).data_position = (trainer.current_epoch + 1, 0)
         trainer.save_checkpoint(self.last_path, weights_only=False)
         self._last_saved_step = trainer.global_step
         log.debug("wrote %s at step %d", self.last_path, trainer.global_step)
@@ -109,7 +116,7 @@ class RunArtifacts(L.Callback):
             "val_psnr": f"{float(value):.4f}" if value is not None else "",
             "kind": kind,
         }
-        save_model(pl_module.net, path, metadata)
+        save_model(_restoration_module(pl_module).net, path, metadata)
         log.info("exported %s (epoch %d, step %d)", path, epoch, trainer.global_step)
 
     # ---------------------------------------------------------------------------------------- hooks
@@ -130,10 +137,10 @@ class RunArtifacts(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = trainer.callback_metrics.get(self.monitor)
-        if value is None or not math.isfinite(float(value)):
+        metric = trainer.callback_metrics.get(self.monitor)
+        if metric is None or not math.isfinite(float(metric)):
             return
-        value = float(value)
+        value = float(metric)
         if self.best is None or value > self.best:
             self.best, self.best_epoch, self.best_step = value, trainer.current_epoch, trainer.global_step
             self._export(trainer, pl_module, self.best_path, "best")

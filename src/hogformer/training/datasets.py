@@ -294,12 +294,15 @@ def _load_pair(task: Task, item: int) -> tuple[np.ndarray | None, np.ndarray]:
     return lq, gt
 
 
-def _degrade(task: Task, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _degrade(task: Task, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(input, target)`` of a noise or synthetic task; the target is ``clean`` except for the dark-on-purpose
+    scenes of :data:`hogformer.data.degradations.SCENES`."""
     if task.kind == "noise":
-        return _noise(clean, task.sigma, rng, task.quantize)
-    from ..data.degradations import degrade
+        return _noise(clean, task.sigma, rng, task.quantize), clean
+    from ..data.degradations import SCENES, degrade_pair
 
-    return degrade(np.ascontiguousarray(clean), task.degradation, rng)
+    lq, gt = degrade_pair(np.ascontiguousarray(clean), task.degradation, rng)
+    return lq, (gt if task.degradation in SCENES else clean)
 
 
 class PatchDataset(Dataset):
@@ -362,7 +365,7 @@ class PatchDataset(Dataset):
             gt = dihedral(gt, mode)
             lq = dihedral(lq, mode) if lq is not None else None
         if lq is None:
-            lq = _degrade(task, gt, rng)
+            lq, gt = _degrade(task, gt, rng)
         if gt.shape[0] != p or gt.shape[1] != p:
             h, w = gt.shape[:2]
             top, left = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
@@ -413,7 +416,7 @@ class EvalDataset(Dataset):
         lq, gt = _load_pair(task, item)
         gt = self._crop(gt)
         if lq is None:
-            lq = _degrade(task, gt, np.random.default_rng([self.seed, _EVAL_STREAM, int(index)]))
+            lq, gt = _degrade(task, gt, np.random.default_rng([self.seed, _EVAL_STREAM, int(index)]))
         else:
             lq = self._crop(lq)
         return {"lq": _to_tensor(lq), "gt": _to_tensor(gt), "task": t}

@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from ..losses import Objective
 from ..models import HOGformer
@@ -213,7 +214,7 @@ class RestorationModule(L.LightningModule):
         self._val_sums = None
 
     # ----------------------------------------------------------------------------------------- optimizer
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         opt = self.config.optim
         cls = torch.optim.AdamW if opt.name == "adamw" else torch.optim.Adam
         optimizer = cls(self.net.parameters(), lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)

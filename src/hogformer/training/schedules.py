@@ -174,7 +174,7 @@ class ScheduleLR(torch.optim.lr_scheduler.LRScheduler):
         self.schedule = schedule
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]  # torch's stub: list[float | Tensor]
         lr = self.schedule.lr(max(self.last_epoch, 0))
         return [lr for _ in self.optimizer.param_groups]
 

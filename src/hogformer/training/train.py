@@ -17,24 +17,23 @@ requeued: it continues from ``last.ckpt`` when there is one and starts afresh ot
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
-import re
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..checkpoints import grow_state_dict, read_checkpoint
+from ..models import HOGformer
 from .config import ConfigError, TrainConfig, write_config
 from .recipe import load_stage
 
 if TYPE_CHECKING:
     import lightning as L
-    import torch
 
-__all__ = ["add_arguments", "fit", "main", "run"]
+__all__ = ["add_arguments", "fit", "grow_state_dict", "init_weights", "main", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -206,68 +205,12 @@ def _loggers(run_dir: Path) -> list[Any]:
     return loggers
 
 
-def _blocks_per_level(keys: Iterable[str]) -> dict[str, int]:
-    """How many transformer blocks each level of a HOGformer state dict holds (``latent.3.attn_g_spatial...``:
-    at least four in ``latent``), read from the parameter names."""
-    counts: dict[str, int] = {}
-    for key in keys:
-        match = re.match(r"(\w+)\.(\d+)\.attn_g_spatial\.", key)
-        if match:
-            counts[match[1]] = max(counts.get(match[1], 0), int(match[2]) + 1)
-    return counts
-
-
-def grow_state_dict(state: dict[str, torch.Tensor], source: Any, net: torch.nn.Module) -> list[str]:
-    """``net``'s state dict from ``state`` (a network configured as ``source``) with more blocks per level.
-
-    ``net``'s configuration must equal ``source`` except for ``num_blocks`` / ``num_refinement_blocks``, each at
-    least the source's. Every block of the source keeps its place; each level's extra blocks come after them and
-    start as the identity: their two output projections (``attn_g_spatial.project_out``, ``ffn.project_out``) are
-    zero, so both residual branches add nothing, and the grown network computes exactly what the source did
-    (progressive deepening; the other weights of a new block are ``net``'s fresh initialisation and get gradients
-    once the projections move off zero). Returns the names of the new blocks (``"latent.3"``, ...).
-    Raises ``ConfigError`` when the configurations differ otherwise or a level would shrink.
-    """
-    import torch
-
-    target = net.config
-    sizes = {"num_blocks": source.num_blocks, "num_refinement_blocks": source.num_refinement_blocks}
-    if dataclasses.replace(target, **sizes) != source:
-        raise ConfigError(
-            f"init: the file's network {source.to_dict()} differs from this run's model {target.to_dict()} in more "
-            "than the number of blocks per level"
-        )
-    out = net.state_dict()
-    have, want = _blocks_per_level(state), _blocks_per_level(out)
-    new_blocks = []
-    for level, count in want.items():
-        if count < have.get(level, 0):
-            raise ConfigError(f"init: {level} has {have[level]} blocks in the file but {count} in this run's model")
-        for i in range(have.get(level, 0), count):
-            new_blocks.append(f"{level}.{i}")
-            for branch in ("attn_g_spatial", "ffn"):
-                for name in ("weight", "bias"):
-                    key = f"{level}.{i}.{branch}.project_out.{name}"
-                    if key in out:
-                        out[key] = torch.zeros_like(out[key])
-    new_prefixes = tuple(f"{b}." for b in new_blocks)
-    missing = [k for k in out if k not in state and not k.startswith(new_prefixes)]
-    unexpected = [k for k in state if k not in out]
-    if missing or unexpected:
-        raise ConfigError(f"init: state dict does not fit (missing {missing[:5]}, unexpected {unexpected[:5]})")
-    for k, v in state.items():
-        out[k] = v.to(dtype=out[k].dtype)
-    net.load_state_dict(out, strict=True)
-    return new_blocks
-
-
-def init_weights(net: torch.nn.Module, weights: str) -> None:
+def init_weights(net: HOGformer, weights: str) -> None:
     """Load ``weights`` (a checkpoint path or the name of shipped weights) into ``net`` for fine-tuning.
 
     The file's network must have ``net``'s configuration, or the same with fewer blocks in some levels: then the
-    extra blocks start as the identity (:func:`grow_state_dict`), so fine-tuning starts from exactly the file's
-    outputs with more capacity."""
-    from ..checkpoints import read_checkpoint
+    extra blocks start as the identity (:func:`hogformer.checkpoints.grow_state_dict`), so fine-tuning starts
+    from exactly the file's outputs with more capacity."""
     from ..pretrained import resolve_weights
 
     path, _ = resolve_weights(weights)
@@ -275,8 +218,8 @@ def init_weights(net: torch.nn.Module, weights: str) -> None:
     if ckpt.config != net.config:
         try:
             grown = grow_state_dict(ckpt.state_dict, ckpt.config, net)
-        except ConfigError as e:
-            raise ConfigError(f"{e} (init: {path})") from None
+        except ValueError as e:
+            raise ConfigError(f"init: {e} (init: {path})") from None
         log.info("initialised the network from %s, with new identity blocks %s", path, ", ".join(grown))
         return
     net.load_state_dict(ckpt.state_dict, strict=True)  # copies into net's own dtype (fp16 files included)
@@ -309,17 +252,15 @@ def fit(
     if config.init is not None and resume is None:
         init_weights(module.net, config.init)
     artifacts = RunArtifacts(run_dir, config.name, tr.checkpoint_every_steps)
-    if tr.val_every_steps is not None:
-        val_options = {"val_check_interval": tr.val_every_steps * tr.accumulate, "check_val_every_n_epoch": None}
-    else:
-        val_options = {"check_val_every_n_epoch": tr.val_every_epochs}
+    # Validate every N optimizer steps (Lightning counts batches) or else every N epochs.
+    val_check_interval = tr.val_every_steps * tr.accumulate if tr.val_every_steps is not None else None
     trainer = L.Trainer(
         default_root_dir=str(run_dir),
         accelerator=tr.accelerator,
         devices=tr.devices,
         num_nodes=tr.num_nodes,
         strategy=_strategy(config),
-        precision=tr.precision,
+        precision=tr.precision,  # type: ignore[arg-type]  # a str from the config; Lightning checks it
         max_epochs=tr.max_epochs if tr.max_epochs is not None else -1,
         max_steps=tr.max_steps,
         accumulate_grad_batches=tr.accumulate,
@@ -335,7 +276,8 @@ def fit(
         enable_model_summary=progress_bar,
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,
-        **val_options,
+        val_check_interval=val_check_interval,
+        check_val_every_n_epoch=tr.val_every_epochs if val_check_interval is None else None,
     )
     with warnings.catch_warnings():
         # Lightning cannot see that the training sampler resumes mid-epoch by itself (EpochSampler).
