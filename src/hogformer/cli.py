@@ -84,8 +84,10 @@ _LAZY = (
     ("demo", "hogformer.inference.demo", "degrade a bundled photo, restore it, print PSNR/SSIM"),
     ("evaluate", "hogformer.evaluation.cli", "PSNR/SSIM tables on the paper's benchmarks"),
     ("train", "hogformer.training.train", "train under a published protocol or your own"),
+    ("export", "hogformer.integrations.export", "export weights as an ONNX graph or a Hugging Face Hub folder"),
     ("app", "hogformer.app.cli", "serve the web app: drop images, restore, compare, download"),
     ("inspect", "hogformer.diagnosis.inspect", "HOG profile, gradient energy map and degradation estimate"),
+    ("photos", "hogformer.data.photo_sources", "rebuild the training/validation/held-out photos and manifest"),
 )
 
 

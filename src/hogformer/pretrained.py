@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .locations import is_hf_uri, local_weights
+
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 DEFAULT_NAME = "default"
 
@@ -48,7 +50,11 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 def resolve_weights(weights: str | os.PathLike[str] | None) -> tuple[Path, ShippedWeights | None]:
-    """A file path, or the name of shipped weights (``None`` = the default); checks a shipped file's sha256."""
+    """A file path, a Hub folder (its ``model.safetensors``), ``hf://OWNER/NAME[@REVISION]`` (downloaded once
+    through huggingface_hub's cache), or the name of shipped weights (``None`` = the default); checks a shipped
+    file's sha256."""
+    if weights is not None and (is_hf_uri(weights) or Path(weights).is_dir()):
+        return local_weights(weights), None
     if weights is not None and (Path(weights).exists() or os.sep in str(weights) or "." in Path(weights).name):
         return Path(weights), None
     name = DEFAULT_NAME if weights is None else str(weights)

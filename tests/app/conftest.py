@@ -29,7 +29,7 @@ def _required() -> bool:
 
 def missing(what: str) -> None:
     """Skip (locally) or fail (in CI) because ``what`` is not installed."""
-    message = f"{what} is not installed (pip install 'hogformer[app-test]'; apt-get install chromium)"
+    message = f"{what} is not installed (pip install -e '.[dev]'; apt-get install chromium)"
     if _required():
         pytest.fail(message + "; CI must install it (CI=true or HOGFORMER_REQUIRE_BROWSER=1)")
     pytest.skip(message)
