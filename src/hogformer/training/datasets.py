@@ -40,11 +40,11 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..data.crops import crop_to_multiple
+from ..data.listing import IMAGE_EXTENSIONS
 from ..models import SIZE_MULTIPLE
 from .config import SourceConfig
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "EpochSampler",
     "EvalDataset",
     "PatchDataset",
@@ -55,8 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: File extensions (lower case) listed as images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: Validation images are centre-cropped to a multiple of this when taken whole (the AdaIR test protocol).
 EVAL_MULTIPLE = 16
 _TRAIN_STREAM, _EVAL_STREAM, _ORDER_STREAM = 1, 2, 0
@@ -127,7 +125,7 @@ def _noise(img: np.ndarray, sigma: float, rng: np.random.Generator, quantize: bo
 # listing sources
 # ----------------------------------------------------------------------------------------------------------
 def _is_image(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
 
 
 def _list_images(folder: Path, recursive: bool, key: str) -> list[Path]:
@@ -136,7 +134,7 @@ def _list_images(folder: Path, recursive: bool, key: str) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
     images = sorted(p for p in found if p.is_file() and _is_image(p))
     if not images:
-        raise FileNotFoundError(f"{key}: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        raise FileNotFoundError(f"{key}: no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
     return images
 
 
