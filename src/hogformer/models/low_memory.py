@@ -11,6 +11,7 @@ executes it differently, for inference.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -117,10 +118,21 @@ def add_attention_(attn: DHOGSA, x: torch.Tensor, norm: nn.Module, strips: list[
     (their sequence order does not change them); with several, the sequence is sorted by a key computed
     strip by strip and each head's queries, keys and values are scattered straight into sorted order.
     """
-    hog_small, index = _hog_pass(attn, x, norm, strips)
-    if attn.num_heads == 1:
-        return _add_one_head_(attn, x, norm, strips, hog_small, index)
-    return _add_sorted_(attn, x, norm, strips, hog_small, index)
+    step = _Step4a(attn, x, norm, strips, *_hog_pass(attn, x, norm, strips))
+    return _add_one_head_(step) if attn.num_heads == 1 else _add_sorted_(step)
+
+
+@dataclass(frozen=True)
+class _Step4a:
+    """One block's attention input, strip by strip: the block's ``x`` (updated in place at the end), its norm,
+    the strips, and what step 4a computed over the whole image (:func:`_hog_pass`)."""
+
+    attn: DHOGSA
+    x: torch.Tensor
+    norm: nn.Module
+    strips: list[tuple[int, int]]
+    hog_small: torch.Tensor
+    index: torch.Tensor
 
 
 def _hog_pass(
@@ -144,11 +156,10 @@ def _hog_pass(
     return attn.bin_proj(torch.cat(hogs, dim=2)), index
 
 
-def _input_rows(
-    attn: DHOGSA, x: torch.Tensor, norm: nn.Module, hog_small: torch.Tensor, index: torch.Tensor, lo: int, hi: int
-) -> torch.Tensor:
+def _input_rows(step: _Step4a, lo: int, hi: int) -> torch.Tensor:
     """Rows ``[lo, hi)`` of the attention's input after step 4a (the patch re-ordering is computed on the
     whole patches those rows touch, then cut)."""
+    x, norm, hog_small, index = step.x, step.norm, step.hog_small, step.index
     b, c, h, w = x.shape
     half = c // 2
     p0 = lo // HOG_PATCH_SIZE * HOG_PATCH_SIZE
@@ -168,40 +179,23 @@ def _qkv_rows(attn: DHOGSA, xs: torch.Tensor, channels: torch.Tensor | slice) ->
     return F.conv2d(F.conv2d(xs, w1, b1), wd, bd, padding=1, groups=wd.shape[0])
 
 
-def _qkv_strip(
-    attn: DHOGSA,
-    x: torch.Tensor,
-    norm: nn.Module,
-    hog_small: torch.Tensor,
-    index: torch.Tensor,
-    r0: int,
-    r1: int,
-    channels: torch.Tensor | slice,
-) -> torch.Tensor:
+def _qkv_strip(step: _Step4a, r0: int, r1: int, channels: torch.Tensor | slice) -> torch.Tensor:
     """``qkv`` output channels ``channels`` on rows ``[r0, r1)``, from a window one row larger (the
     depthwise 3x3), as ``(B, len(channels), (r1 - r0) * W)``."""
-    lo, hi = halo_window(r0, r1, x.shape[2], 1)
-    t = _qkv_rows(attn, _input_rows(attn, x, norm, hog_small, index, lo, hi), channels)
-    return crop_rows(t, lo, r0, r1).reshape(x.shape[0], t.shape[1], -1)
+    lo, hi = halo_window(r0, r1, step.x.shape[2], 1)
+    t = _qkv_rows(step.attn, _input_rows(step, lo, hi), channels)
+    return crop_rows(t, lo, r0, r1).reshape(step.x.shape[0], t.shape[1], -1)
 
 
-def _add_one_head_(
-    attn: DHOGSA,
-    x: torch.Tensor,
-    norm: nn.Module,
-    strips: list[tuple[int, int]],
-    hog_small: torch.Tensor,
-    index: torch.Tensor,
-) -> torch.Tensor:
+def _add_one_head_(step: _Step4a) -> torch.Tensor:
+    attn, x, strips, index = step.attn, step.x, step.strips, step.index
     b, c, h, w = x.shape
     # Sums over every pixel: in float32 when the features are half precision (float16 overflows there).
     acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     grams = x.new_zeros(2, b, c, c, dtype=acc)
     squares = x.new_zeros(4, b, c, dtype=acc)
     for r0, r1 in strips:
-        q1, k1, q2, k2 = (
-            _qkv_strip(attn, x, norm, hog_small, index, r0, r1, slice(0, 4 * c)).view(b, 4, c, -1).unbind(1)
-        )
+        q1, k1, q2, k2 = _qkv_strip(step, r0, r1, slice(0, 4 * c)).view(b, 4, c, -1).unbind(1)
         if q1.dtype != acc:
             q1, k1, q2, k2 = (t.to(acc) for t in (q1, k1, q2, k2))
         grams[0].baddbmm_(q1, k1.transpose(1, 2))
@@ -221,7 +215,7 @@ def _add_one_head_(
     del grams
 
     def delta(r0: int, r1: int) -> torch.Tensor:
-        v = _qkv_strip(attn, x, norm, hog_small, index, r0, r1, slice(4 * c, 5 * c))
+        v = _qkv_strip(step, r0, r1, slice(4 * c, 5 * c))
         both = matrices @ v
         out = (both[:, :c] * both[:, c:]).view(b, c, r1 - r0, w)
         return attn._unpermute_rows(attn.project_out(out), index, r0, r1)
@@ -229,21 +223,15 @@ def _add_one_head_(
     return add_by_strips_(x, strips, delta)
 
 
-def _add_sorted_(
-    attn: DHOGSA,
-    x: torch.Tensor,
-    norm: nn.Module,
-    strips: list[tuple[int, int]],
-    hog_small: torch.Tensor,
-    index: torch.Tensor,
-) -> torch.Tensor:
+def _add_sorted_(step: _Step4a) -> torch.Tensor:
+    attn, x, strips, index = step.attn, step.x, step.strips, step.index
     b, c, h, w = x.shape
     heads, factor = attn.num_heads, attn.factor
     n = h * w
     seq_key = x.new_empty(b, h, w)
     for r0, r1 in strips:
         lo, hi = halo_window(r0, r1, h, 2)  # the depthwise 3x3 of qkv, then the Sobel filter on v
-        v = _qkv_rows(attn, _input_rows(attn, x, norm, hog_small, index, lo, hi), slice(4 * c, 5 * c))
+        v = _qkv_rows(attn, _input_rows(step, lo, hi), slice(4 * c, 5 * c))
         seq_key[:, r0:r1] = crop_rows(sequence_key(v, attn.sobel_x, attn.sobel_y), lo, r0, r1).sum(dim=1)
     del v
     inverse = inverse_permutation(torch.sort(seq_key.reshape(b, n), dim=-1).indices)
@@ -255,7 +243,7 @@ def _add_sorted_(
         channels = torch.cat([torch.arange(width, device=x.device) + part * c + head * width for part in range(5)])
         seq = x.new_zeros(b, 5 * width, npad)  # this head's q1, k1, q2, k2, v in sequence order
         for r0, r1 in strips:
-            t = _qkv_strip(attn, x, norm, hog_small, index, r0, r1, channels)
+            t = _qkv_strip(step, r0, r1, channels)
             seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
             del t
         q1, k1, q2, k2, v = seq.chunk(5, dim=1)
