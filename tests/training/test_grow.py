@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import hogformer
-from hogformer.training.config import ConfigError
+from hogformer.training import ConfigError
 from hogformer.training.train import grow_state_dict, init_weights
 
 TINY = hogformer.preset("tiny")  # blocks 1-1-1-2, one refinement block

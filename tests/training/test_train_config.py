@@ -9,7 +9,7 @@ import yaml
 
 from hogformer import preset
 from hogformer.training import ConfigError, load_config, parse_config, write_config
-from hogformer.training.config import apply_overrides
+from hogformer.training.config_parse import apply_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PUBLISHED = CONFIGS / "published"

@@ -13,7 +13,7 @@ from PIL import Image
 from hogformer.data.crops import crop_to_multiple
 from hogformer.data.photos import sample_crops  # noqa: E402
 from hogformer.training import load_config
-from hogformer.training.config import ConfigError, SourceConfig
+from hogformer.training.config_schema import ConfigError, SourceConfig
 from hogformer.training.datasets import (
     EpochSampler,
     EvalDataset,

@@ -24,9 +24,8 @@ from safetensors.torch import load_file  # noqa: E402
 
 import hogformer  # noqa: E402
 from hogformer.data.photos import sample_crops  # noqa: E402
-from hogformer.training import load_config  # noqa: E402
+from hogformer.training import ConfigError, load_config  # noqa: E402
 from hogformer.training.callbacks import AtomicCheckpointIO  # noqa: E402
-from hogformer.training.config import ConfigError  # noqa: E402
 from hogformer.training.datamodule import RestorationDataModule  # noqa: E402
 from hogformer.training.module import RestorationModule  # noqa: E402
 from hogformer.training.train import fit, main  # noqa: E402

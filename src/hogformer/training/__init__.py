@@ -4,7 +4,9 @@ Importing this package does not import Lightning; :mod:`.module`, :mod:`.datamod
 :func:`.train.fit` do (``pip install 'hogformer[train]'``).
 """
 
-from .config import ConfigError, TrainConfig, load_config, parse_config, write_config
+from .config import load_config, write_config
+from .config_parse import parse_config
+from .config_schema import ConfigError, TrainConfig
 from .schedules import ProgressiveSchedule, Schedule, ScheduleLR, cosine_lr, cyclic_cosine_lr, warmup_cosine_lr
 
 __all__ = [

@@ -23,42 +23,9 @@ import yaml
 
 from ..files import atomic_write_bytes
 from .config_parse import apply_overrides, parse_config
-from .config_schema import (
-    AUGMENTATIONS,
-    MATCH_RULES,
-    SCHEDULE_KINDS,
-    SOURCE_KINDS,
-    ConfigError,
-    DataConfig,
-    ObjectiveConfig,
-    OptimConfig,
-    ProgressiveConfig,
-    ScheduleConfig,
-    SourceConfig,
-    TrainConfig,
-    TrainerConfig,
-)
+from .config_schema import ConfigError, SourceConfig, TrainConfig
 
-__all__ = [
-    "AUGMENTATIONS",
-    "MATCH_RULES",
-    "SCHEDULE_KINDS",
-    "SOURCE_KINDS",
-    "ConfigError",
-    "DataConfig",
-    "ObjectiveConfig",
-    "OptimConfig",
-    "ProgressiveConfig",
-    "ScheduleConfig",
-    "SourceConfig",
-    "TrainConfig",
-    "TrainerConfig",
-    "apply_overrides",
-    "load_config",
-    "parse_config",
-    "resolve_paths",
-    "write_config",
-]
+__all__ = ["load_config", "resolve_paths", "write_config"]
 
 
 def _resolve(path: str, root: Path) -> str:

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from .config import ConfigError, TrainConfig
+from .config_schema import ConfigError, TrainConfig
 from .datasets import EpochSampler, EvalDataset, PatchDataset, ShardSampler, Task, build_tasks, default_workers
 
 __all__ = ["RestorationDataModule"]

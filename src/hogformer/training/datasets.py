@@ -1,6 +1,6 @@
 """Training and validation datasets of (degraded, clean) pairs, and the sampler that makes epochs resumable.
 
-Sources (see :class:`~hogformer.training.config.SourceConfig`):
+Sources (see :class:`~hogformer.training.config_schema.SourceConfig`):
 
 * ``noise``: clean images with Gaussian noise added on the fly (AdaIR/PromptIR denoising: BSD400 + WED in
   ``Train/Denoise``, sigma 15, 25, 50, each image list repeated 3 times per sigma);
@@ -42,7 +42,7 @@ from torch.utils.data import Dataset, Sampler
 from ..data.crops import crop_to_multiple
 from ..data.listing import IMAGE_EXTENSIONS
 from ..models import SIZE_MULTIPLE
-from .config import SourceConfig
+from .config_schema import SourceConfig
 
 __all__ = [
     "EpochSampler",
@@ -88,9 +88,6 @@ def dihedral(img: np.ndarray, mode: int) -> np.ndarray:
     if mode % 2:
         out = np.flipud(out)
     return np.ascontiguousarray(out)
-
-
-
 
 
 def pad_to(img: np.ndarray, size: int) -> np.ndarray:

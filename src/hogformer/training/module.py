@@ -19,7 +19,7 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from ..losses import Objective
 from ..models import HOGformer
-from .config import TrainConfig
+from .config_schema import TrainConfig
 from .schedules import ProgressiveSchedule, Schedule, ScheduleLR
 
 __all__ = ["RestorationModule", "get_rng_state", "set_rng_state"]

@@ -20,7 +20,9 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, TrainConfig, apply_overrides, load_config, parse_config, resolve_paths
+from .config import load_config, resolve_paths
+from .config_parse import apply_overrides, parse_config
+from .config_schema import ConfigError, TrainConfig
 
 __all__ = ["is_recipe", "load_stage", "stage_names", "stage_raw"]
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoints import grow_state_dict, read_checkpoint
 from ..models import HOGformer
-from .config import ConfigError, TrainConfig, write_config
+from .config import write_config
+from .config_schema import ConfigError, TrainConfig
 from .recipe import load_stage
 
 if TYPE_CHECKING:
@@ -144,7 +145,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         return config
     import yaml
 
-    from .config import parse_config, resolve_paths
+    from .config import resolve_paths
+    from .config_parse import parse_config
 
     raw = config.to_dict()
     if train_pairs is not None:
