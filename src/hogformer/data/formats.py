@@ -80,7 +80,7 @@ def deep_colour_reader(path: str | os.PathLike[str], im: Image.Image) -> DeepRea
         ihdr = png_ihdr(path)
         return read_png16 if ihdr is not None and ihdr[0] == 16 and ihdr[1] in (2, 6) else None
     if im.format == "TIFF":
-        tags = im.tag_v2
+        tags = getattr(im, "tag_v2", {})
         samples = len(im.mode)
         if (
             tags.get(262) != 2  # PhotometricInterpretation: RGB
@@ -148,7 +148,11 @@ def read_tiff16(path: str | os.PathLike[str], im: Image.Image) -> tuple[np.ndarr
         axes = page.axes
     if axes == "SYX":  # PlanarConfiguration 2: one plane per sample
         pixels = np.moveaxis(pixels, 0, -1)
-    stored = (im.tag_v2.get(257), im.tag_v2.get(256), len(im.mode))  # im.size may already be turned upright
+    stored = (
+        getattr(im, "tag_v2", {}).get(257),
+        getattr(im, "tag_v2", {}).get(256),
+        len(im.mode),
+    )  # im.size may already be turned upright
     if pixels.shape != stored or pixels.dtype.kind != "u" or pixels.itemsize != 2:
         raise ValueError(f"tifffile reads a {pixels.shape} {pixels.dtype} array ({axes}), the header says {stored}")
     return pixels.astype(np.uint16, copy=False), im.info.get("exif")
@@ -176,7 +180,7 @@ def warn_if_depth_reduced(path: str | os.PathLike[str], im: Image.Image) -> None
     if im.format == "TIFF":
         bits = _as_tuple(getattr(im, "tag_v2", {}).get(258, 8))
         depth = max(b for b in bits if isinstance(b, int)) if any(isinstance(b, int) for b in bits) else 8
-        if depth == 16 and im.mode in ("RGB", "RGBA") and not _tiff_can_decode(im.tag_v2):
+        if depth == 16 and im.mode in ("RGB", "RGBA") and not _tiff_can_decode(getattr(im, "tag_v2", {})):
             why = "its TIFF compression needs the imagecodecs package to be read at 16 bits"
     elif im.format == "PNG":
         ihdr = png_ihdr(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,17 +66,22 @@ def _sklearn_sources() -> list[tuple[str, Callable[[], np.ndarray]]]:
         from sklearn.datasets import load_sample_image
     except ImportError:
         return []
-    return [(f"sklearn-{n[:-4]}", lambda n=n: load_sample_image(n)) for n in ("china.jpg", "flower.jpg")]
+    return [(f"sklearn-{n[:-4]}", partial(load_sample_image, n)) for n in ("china.jpg", "flower.jpg")]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def _opencv_sources() -> list[tuple[str, Callable[[], np.ndarray]]]:
-    from PIL import Image
-
-    out = []
+    out: list[tuple[str, Callable[[], np.ndarray]]] = []
     for name in OPENCV_PHOTOS:
         path = OPENCV_DIR / name
         if path.is_file():
-            out.append((f"opencv-{Path(name).stem}", lambda p=path: np.asarray(Image.open(p).convert("RGB"))))
+            out.append((f"opencv-{Path(name).stem}", partial(_read_rgb, path)))
     return out
 
 
@@ -128,12 +134,12 @@ def sample_crops(n: int, size: int = 48, seed: int = 0) -> list[np.ndarray]:
 
     sources = [d.astronaut(), d.coffee(), d.chelsea(), d.rocket()]
     rng = np.random.default_rng(seed)
-    out = []
+    out: list[np.ndarray] = []
     for i in range(n):
         img = sources[i % len(sources)]
         h, w = img.shape[:2]
         s = int(rng.integers(96, min(h, w)))
         t, left = int(rng.integers(0, h - s)), int(rng.integers(0, w - s))
-        crop = Image.fromarray(img[t : t + s, left : left + s]).resize((size, size), Image.BICUBIC)
+        crop = Image.fromarray(img[t : t + s, left : left + s]).resize((size, size), Image.Resampling.BICUBIC)
         out.append(np.asarray(crop))
     return out
