@@ -22,6 +22,9 @@ skdata = pytest.importorskip("skimage.data")
 ndimage = pytest.importorskip("scipy.ndimage")
 
 EXPECTED_NAMES = {"noise15", "noise25", "noise50", "noise", "haze", "lowlight", "blur", "rain"}  # that degrade
+# camera.py / weather.py (tests/data/test_camera_weather.py): strong ones here too, the gentle ones there
+EXPECTED_NAMES |= {"jpeg_noise", "lowlight_cast", "blur_wide", "snow"}
+GENTLE_NAMES = {"poisson", "mild", "dark_noise"}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,7 @@ def _mean_abs_laplacian(img: np.ndarray) -> float:
 # contracts shared by every degradation
 # ----------------------------------------------------------------------------------------------------------
 def test_registry_names() -> None:
-    assert set(DEGRADATIONS) == EXPECTED_NAMES | {"clean"}
+    assert set(DEGRADATIONS) == EXPECTED_NAMES | GENTLE_NAMES | {"clean", "clean_dark"}
 
 
 def test_clean_is_an_independent_copy(small: np.ndarray) -> None:
@@ -92,8 +95,8 @@ def test_lowers_psnr_on_a_photo(name: str, astronaut: np.ndarray) -> None:
 
 
 def test_degrade_unknown_name_lists_valid_ones(small: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="snow.*noise15.*rain"):
-        degrade(small, "snow", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="fog.*noise15.*rain"):
+        degrade(small, "fog", np.random.default_rng(0))
 
 
 @pytest.mark.parametrize(

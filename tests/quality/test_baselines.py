@@ -223,7 +223,7 @@ def test_unavailable_baseline_is_reported(two_photos, monkeypatch: pytest.Monkey
 
 def test_quality_table_rejects_unknown_degradation(two_photos) -> None:
     with pytest.raises(ValueError, match="unknown degradations"):
-        quality_table(None, two_photos, degradations=("snow",))
+        quality_table(None, two_photos, degradations=("fog",))
 
 
 def test_quality_table_clean_row_measures_what_a_method_changes(two_photos) -> None:

@@ -1,5 +1,10 @@
 """Synthetic degradations: noise, haze, low light, blur, rain and ``clean`` (none) (spec section 6 data).
 
+Camera-like degradations (signal-dependent and JPEG noise, low light with a colour cast, wide blur, mild
+flaws, dark-on-purpose scenes) live in :mod:`hogformer.data.camera`, snow in :mod:`hogformer.data.weather`;
+all are registered in :data:`DEGRADATIONS`. Use :func:`degrade_pair` for training pairs: for the names in
+:data:`SCENES` the target is not the photo itself.
+
 Used to train the project's small shipped model and to build miniature test sets. Every function takes a
 float HxWx3 RGB image in [0, 1] and a :class:`numpy.random.Generator`, and returns a new float32 HxWx3 image
 in [0, 1]; the result depends only on the image, the arguments and the generator's state. The one exception
@@ -22,6 +27,7 @@ __all__ = [
     "clean",
     "defocus_kernel",
     "degrade",
+    "degrade_pair",
     "gaussian_noise",
     "haze",
     "low_light",
@@ -371,6 +377,18 @@ def clean(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------
 # registry
 # ----------------------------------------------------------------------------------------------------------
+def _sibling(module: str, name: str) -> Degradation:
+    """``module.name`` of this package, imported on first use (those modules import this one's helpers)."""
+
+    def apply(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(img, rng)
+
+    apply.__name__ = apply.__qualname__ = name
+    return apply
+
+
 DEGRADATIONS: dict[str, Degradation] = {
     "noise15": partial(gaussian_noise, sigma=15.0),
     "noise25": partial(gaussian_noise, sigma=25.0),
@@ -381,8 +399,23 @@ DEGRADATIONS: dict[str, Degradation] = {
     "blur": blur,
     "rain": rain,
     "clean": clean,
+    "poisson": _sibling("camera", "poisson_gaussian_noise"),
+    "jpeg_noise": _sibling("camera", "jpeg_noise"),
+    "lowlight_cast": _sibling("camera", "low_light_cast"),
+    "blur_wide": _sibling("camera", "wide_blur"),
+    "snow": _sibling("weather", "snow"),
+    "mild": _sibling("camera", "mild"),
+    "clean_dark": clean,
+    "dark_noise": _sibling("camera", "dark_noise"),
 }
 """Every named degradation as a callable ``(img, rng) -> img`` with the default parameters."""
+
+SCENES: dict[str, Degradation] = {
+    "clean_dark": _sibling("camera", "dark_scene"),
+    "dark_noise": _sibling("camera", "dark_scene"),
+}
+"""Names whose target is not the photo itself: the target is ``SCENES[name](photo)`` (a photo dark on purpose),
+the input that target degraded by ``DEGRADATIONS[name]``."""
 
 
 def degrade(img: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
@@ -392,3 +425,10 @@ def degrade(img: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
     except KeyError:
         raise ValueError(f"unknown degradation {name!r}; valid names: {', '.join(DEGRADATIONS)}") from None
     return fn(img, rng)
+
+
+def degrade_pair(img: np.ndarray, name: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A training pair ``(input, target)`` of ``name``: the target is ``img`` (a float32 copy), or for the names
+    in :data:`SCENES` the scene made from it; the input is the target degraded by ``DEGRADATIONS[name]``."""
+    target = SCENES[name](img, rng) if name in SCENES else _finish(_check_image(img).copy())
+    return degrade(target, name, rng), target
