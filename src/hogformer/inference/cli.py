@@ -72,6 +72,7 @@ def restorer_from_args(args: argparse.Namespace, **options: Any) -> Restorer:
         tile=args.tile,
         tile_overlap=args.tile_overlap,
         low_memory=args.low_memory,
+        fix=getattr(args, "fix", "auto"),
         **options,
     )
 
@@ -81,6 +82,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (kept in the output)")
     p.add_argument("-w", "--weights", help="checkpoint file or shipped weights name (default: shipped default)")
+    p.add_argument(
+        "--fix",
+        default="auto",
+        type=_fix_list,
+        help="what to restore: auto (default: everything the network sees) or a comma-separated list of "
+        "noise, blur, jpeg, haze, lowlight, rain, snow; what is not asked for is kept (e.g. --fix noise leaves "
+        "a dark photo's brightness and colours alone)",
+    )
     add_execution_arguments(p)
     p.add_argument("--batch-size", type=int, default=1, help="tiles processed together")
     p.add_argument("--suffix", default="", help="added to each output file name before the extension")
@@ -89,6 +98,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume a folder)")
     p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted (default: Pillow's limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fix_list(text: str) -> str:
+    """``--fix``'s value, checked (argparse reports the ValueError's message as a usage error)."""
+    from .fix import parse_fix
+
+    try:
+        parse_fix(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 @dataclass

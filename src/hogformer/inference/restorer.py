@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ import torch
 from ..checkpoints import load_model
 from ..models import HOGformer
 from ..models.hogformer import auto_strip_pixels
+from .fix import apply_fix, parse_fix
 from .memory import auto_tile, available_bytes, bytes_per_pixel
 from .tiling import run_padded, tile_starts, tiled_apply
 
@@ -64,7 +65,7 @@ def cuda_tf32(allow: bool) -> Iterator[None]:
     are process-wide and restored on exit. PyTorch >= 2.9 has per-backend ``fp32_precision`` settings, and
     mixing them with the older ``allow_tf32`` flags makes the latter raise, so those are used where they exist."""
     matmul, conv = torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)
-    if hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):
+    if conv is not None and hasattr(matmul, "fp32_precision") and hasattr(conv, "fp32_precision"):
         saved = matmul.fp32_precision, conv.fp32_precision
         matmul.fp32_precision = conv.fp32_precision = "tf32" if allow else "ieee"
         try:
@@ -109,7 +110,9 @@ class Restorer:
     fraction of the activation memory, so large images run whole. The default, ``"auto"``, picks per forward
     (:meth:`strip_pixels_for`): on CPU from 512x512 pixels up, elsewhere when the plain forward would not fit;
     ``False`` runs the network as it is (the plain forward, unless the model passed in was set to low memory by
-    its owner).
+    its owner). ``fix``: what to restore, ``"auto"`` (everything the network sees, the default) or names from
+    :data:`hogformer.inference.fix.FIXES` (``"noise,blur"`` or a list): what was not asked for is kept
+    (:func:`hogformer.inference.fix.apply_fix`).
 
     Calling the restorer accepts a PIL image, a numpy array (``HxW`` or ``HxWxC``; uint8, uint16 or float in
     [0, 1]) or a float tensor (``CxHxW`` or ``BxCxHxW`` in [0, 1]) and returns the same kind and shape: arrays
@@ -129,7 +132,10 @@ class Restorer:
         tile_batch: int = 1,
         model: HOGformer | None = None,
         low_memory: bool | int | str = "auto",
+        fix: str | Sequence[str] | None = "auto",
     ) -> None:
+        #: The fixes asked for (None: ``auto``, blind restoration).
+        self.fix = parse_fix(fix)
         self.device = pick_device(device)
         dtype = check_precision(self.device, precision)
         #: The dtype of the network's weights, its inputs and the blended tiles: float64 for ``fp64``, else float32.
@@ -194,13 +200,13 @@ class Restorer:
         b, _, h, w = x.shape
         if self.low_memory is False:
             return None
-        size = auto_strip_pixels(h, w) if self.strip_pixels == "auto" else self.strip_pixels
+        size = auto_strip_pixels(h, w) if isinstance(self.strip_pixels, str) else self.strip_pixels  # str: "auto"
         if self.low_memory is True:
-            return size  # type: ignore[return-value]
+            return size
         if self.device.type == "cpu":
-            return size if h * w >= AUTO_LOW_MEMORY_PIXELS else None  # type: ignore[return-value]
+            return size if h * w >= AUTO_LOW_MEMORY_PIXELS else None
         need = b * h * w * bytes_per_pixel(self.model.config.dim, self._element_size)
-        return None if need <= 0.8 * available_bytes(self.device) else size  # type: ignore[return-value]
+        return None if need <= 0.8 * available_bytes(self.device) else size
 
     # ------------------------------------------------------------------------------------------ tensors
 
@@ -236,8 +242,8 @@ class Restorer:
             return self.model(x, strip_pixels=strip_pixels).to(self.dtype)
 
     def _tile_for(self, x: torch.Tensor) -> int | None:
-        if self.tile != "auto":
-            return self.tile  # type: ignore[return-value]
+        if not isinstance(self.tile, str):  # the only str left after __init__: "auto"
+            return self.tile
         return auto_tile(
             self.device,
             self.model.config.dim,
@@ -327,7 +333,7 @@ class Restorer:
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     tile = smaller
-            out = out.clamp_(0, 1).to(source_device)
+            out = apply_fix(x, out.clamp_(0, 1), self.fix).to(source_device)
         return out.clone()  # an ordinary tensor: callers may modify it outside inference mode
 
     # ------------------------------------------------------------------------------------------ any image
@@ -349,7 +355,7 @@ class Restorer:
         except ImportError:  # pragma: no cover
             Image = None  # type: ignore[assignment]
         if Image is not None and isinstance(image, Image.Image):
-            return _restore_pil(self, image, progress)  # type: ignore[return-value]
+            return _restore_pil(self, image, progress)
         raise TypeError(f"Restorer takes a PIL image, numpy array or torch tensor, not {type(image).__name__}")
 
 
