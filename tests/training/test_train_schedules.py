@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from hogformer.training import load_config
+from hogformer.training.config_schema import ScheduleConfig
 from hogformer.training.schedules import (
     ProgressiveSchedule,
     Schedule,
@@ -155,7 +156,7 @@ def test_scheduler_state_is_plain_data() -> None:
     """The scheduler's state loads with weights_only=True and resumes at the same value."""
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.AdamW([param], lr=2e-4)
-    schedule = Schedule("warmup_cosine", 2e-4, "epoch", warmup=15, total=180, offset=1)
+    schedule = Schedule(ScheduleConfig("warmup_cosine", "epoch", warmup=15, total=180, offset=1), 2e-4)
     sched = ScheduleLR(opt, schedule)
     for _ in range(20):
         opt.step()

@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from .config_schema import ScheduleConfig
+
 __all__ = [
     "ProgressiveSchedule",
     "Schedule",
@@ -115,52 +117,33 @@ def _cumulative(values: Sequence[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A learning-rate schedule: :meth:`lr` gives the rate at a step or epoch count ``t``.
+    """A learning-rate schedule: :meth:`lr` gives the rate at a step or epoch count ``t``, for the ``config``'s
+    kind and options and the optimizer's ``base_lr``."""
 
-    Build it from a :class:`~hogformer.training.config.ScheduleConfig` with :meth:`from_config`.
-    """
-
-    kind: str
+    config: ScheduleConfig
     base_lr: float
-    interval: str = "step"
-    warmup: int = 0
-    total: int = 0
-    warmup_start_lr: float = 0.0
-    eta_min: float = 0.0
-    offset: int = 0
-    periods: tuple[int, ...] = ()
-    restart_weights: tuple[float, ...] = ()
-    eta_mins: tuple[float, ...] = ()
 
     @classmethod
-    def from_config(cls, config: Any, base_lr: float) -> Schedule:
-        return cls(
-            kind=config.kind,
-            base_lr=float(base_lr),
-            interval=config.interval or "step",
-            warmup=config.warmup,
-            total=config.total,
-            warmup_start_lr=config.warmup_start_lr,
-            eta_min=config.eta_min,
-            offset=config.offset,
-            periods=tuple(config.periods),
-            restart_weights=tuple(config.restart_weights),
-            eta_mins=tuple(config.eta_mins),
-        )
+    def from_config(cls, config: ScheduleConfig, base_lr: float) -> Schedule:
+        return cls(config, float(base_lr))
+
+    @property
+    def interval(self) -> str:
+        """``"step"`` or ``"epoch"``: what ``t`` counts (steps unless the config says otherwise)."""
+        return self.config.interval or "step"
 
     def lr(self, t: int) -> float:
         """The learning rate while training step (or epoch, per :attr:`interval`) ``t``, counted from 0."""
-        if self.kind == "constant":
-            return self.base_lr
-        if self.kind == "warmup_cosine":
-            return warmup_cosine_lr(
-                max(t - self.offset, 0), self.base_lr, self.warmup, self.total, self.warmup_start_lr, self.eta_min
-            )
-        if self.kind == "cyclic_cosine":
-            return cyclic_cosine_lr(t, self.base_lr, self.periods, self.restart_weights, self.eta_mins)
-        if self.kind == "cosine":
-            return cosine_lr(t, self.base_lr, self.total, self.warmup, self.warmup_start_lr, self.eta_min)
-        raise ValueError(f"unknown schedule kind {self.kind!r}")
+        c, base = self.config, self.base_lr
+        if c.kind == "constant":
+            return base
+        if c.kind == "warmup_cosine":
+            return warmup_cosine_lr(max(t - c.offset, 0), base, c.warmup, c.total, c.warmup_start_lr, c.eta_min)
+        if c.kind == "cyclic_cosine":
+            return cyclic_cosine_lr(t, base, tuple(c.periods), tuple(c.restart_weights), tuple(c.eta_mins))
+        if c.kind == "cosine":
+            return cosine_lr(t, base, c.total, c.warmup, c.warmup_start_lr, c.eta_min)
+        raise ValueError(f"unknown schedule kind {c.kind!r}")
 
 
 class ScheduleLR(torch.optim.lr_scheduler.LRScheduler):
