@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     restorer = Restorer(args.weights, device=args.device)
     info = restorer.weights_info
     # One line: the weights' training history is in `hogformer info` and docs/model-card.md.
-    print(f"weights: '{info.name}'" if info else f"weights: {restorer.weights_path}")
+    print(f"weights: {info.name}" if info else f"weights: {restorer.weights_path}")
     if info is not None and info.test_only:
         print("NOTE: these are TEST WEIGHTS (random, untrained): the 'restored' images are not restorations.")
     clean = read_image(args.image)
