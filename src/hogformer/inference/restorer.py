@@ -252,12 +252,16 @@ class Restorer:
             low_memory=self.low_memory is not False,  # "auto" switches to it where the plain forward won't fit
         )
 
+    def _overlap(self, tile: int) -> int:
+        """The blend overlap of ``tile``-sized tiles: ``tile_overlap``, at most just under half a tile."""
+        return min(self.tile_overlap, tile // 2 - 1)
+
     def _forwards(self, x: torch.Tensor, tile: int | None) -> int:
         """Network forwards one restore of ``x`` runs with ``tile``."""
         h, w = x.shape[-2:]
         if tile is None or (h <= tile and w <= tile):
             return 1
-        overlap = min(self.tile_overlap, tile // 2 - 1)
+        overlap = self._overlap(tile)
         tiles = len(tile_starts(h, tile, overlap)) * len(tile_starts(w, tile, overlap))
         return -(-tiles // self.tile_batch)
 
@@ -318,7 +322,7 @@ class Restorer:
                                 self._forward,
                                 x,
                                 tile=tile,
-                                overlap=min(self.tile_overlap, tile // 2 - 1),
+                                overlap=self._overlap(tile),
                                 multiple=PAD_MULTIPLE,
                                 tile_batch=self.tile_batch,
                             )
