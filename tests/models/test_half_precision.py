@@ -17,9 +17,9 @@ def test_attention_rows_do_not_overflow_in_float16(heads):
     n = 64 * 64
     q, k, v = (30 * torch.rand(1, 8, n) for _ in range(3))  # rows of 4096 / heads values ~15: products ~1e6
     assert (q[0, 0].double() @ k[0, 0].double()).item() > 65504  # the unnormalised product overflows float16
-    ref = attn._attend(q, k, v, box=True)
+    ref = attn.attend(q, k, v, box=True)
     with torch.autocast("cpu", dtype=torch.float16):
-        out = attn._attend(q.half(), k.half(), v.half(), box=True)
+        out = attn.attend(q.half(), k.half(), v.half(), box=True)
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
     assert (out.float() - ref).abs().max().item() < 1e-2 * ref.abs().max().item()
 
@@ -51,8 +51,8 @@ def test_attention_norms_of_long_float16_rows_do_not_overflow():
     attn = DHOGSA(dim=8, num_heads=1, bias=False)
     q, k, v = 2000 * torch.rand(1, 8, 4096), 2000 * torch.rand(1, 8, 4096), torch.rand(1, 8, 4096)
     assert torch.linalg.vector_norm(q.half(), dim=-1).isinf().any()  # what float16 norms would give
-    ref = attn._attend(q, k, v, box=True)
-    out = attn._attend(q.half(), k.half(), v.half(), box=True)  # a float16 model: no autocast
+    ref = attn.attend(q, k, v, box=True)
+    out = attn.attend(q.half(), k.half(), v.half(), box=True)  # a float16 model: no autocast
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
     assert (out.float() - ref).abs().max().item() < 1e-2 * ref.abs().max().item()
 

@@ -137,7 +137,7 @@ class DHOGSA(nn.Module):
             cos = _row_products(q, k, split) / (qn * kn.transpose(-1, -2))
         return softmax_plus_one(cos * temperature)
 
-    def _attend(
+    def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, box: bool, head: int | None = None
     ) -> torch.Tensor:
         """One attention over rows of the re-ordered sequence; ``q, k, v`` are ``(B, C, Npad)``, or with
@@ -173,7 +173,7 @@ class DHOGSA(nn.Module):
             both = a.squeeze(1).to(v.dtype) @ v  # (B, 2C, N); faster than two (C, C) @ (C, N) on a CPU (micro-bench)
             out = (both[:, :c] * both[:, c:]).view(b, c, h, w)
             del both, v
-            return self._unpermute_rows(self.project_out(out), patch_index, 0, h)
+            return self.unpermute_rows(self.project_out(out), patch_index, 0, h)
         v = qkv[:, 4 * c :]
         seq_key = sequence_key(v, self.sobel_x, self.sobel_y)
         order = torch.sort(seq_key.sum(dim=1).reshape(b, n), dim=-1).indices
@@ -184,14 +184,14 @@ class DHOGSA(nn.Module):
             qkv = F.pad(qkv, (0, pad))
         q1, k1, q2, k2, v = qkv.chunk(5, dim=1)
         del qkv
-        out = self._attend(q1, k1, v, box=True)
-        out = out * self._attend(q2, k2, v, box=False)
+        out = self.attend(q1, k1, v, box=True)
+        out = out * self.attend(q2, k2, v, box=False)
         del q1, k1, q2, k2, v
         out = out[:, :, :n]
         out = out.gather(2, inverse_permutation(order)[:, None, :].expand(b, c, n)).view(b, c, h, w)
-        return self._unpermute_rows(self.project_out(out), patch_index, 0, h)
+        return self.unpermute_rows(self.project_out(out), patch_index, 0, h)
 
-    def _unpermute_rows(self, out: torch.Tensor, index: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
+    def unpermute_rows(self, out: torch.Tensor, index: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
         """Undo the patch re-ordering on the first half of the channels of output rows ``[r0, r1)`` (all rows of
         the image in the plain forward)."""
         half = out.shape[1] // 2

@@ -218,7 +218,7 @@ def _add_one_head_(step: _Step4a) -> torch.Tensor:
         v = _qkv_strip(step, r0, r1, slice(4 * c, 5 * c))
         both = matrices @ v
         out = (both[:, :c] * both[:, c:]).view(b, c, r1 - r0, w)
-        return attn._unpermute_rows(attn.project_out(out), index, r0, r1)
+        return attn.unpermute_rows(attn.project_out(out), index, r0, r1)
 
     return add_by_strips_(x, strips, delta)
 
@@ -247,14 +247,14 @@ def _add_sorted_(step: _Step4a) -> torch.Tensor:
             seq.scatter_(2, inverse[:, None, r0 * w : r1 * w].expand_as(t), t)
             del t
         q1, k1, q2, k2, v = seq.chunk(5, dim=1)
-        o = attn._attend(q1, k1, v, box=True, head=head)
-        o = o * attn._attend(q2, k2, v, box=False, head=head)
+        o = attn.attend(q1, k1, v, box=True, head=head)
+        o = o * attn.attend(q2, k2, v, box=False, head=head)
         del seq, q1, k1, q2, k2, v
         out[:, head * width : (head + 1) * width] = o[:, :, :n].gather(2, inverse[:, None, :].expand(b, width, n))
         del o
     out = out.view(b, c, h, w)
     for r0, r1 in strips:
-        x[:, :, r0:r1] += attn._unpermute_rows(attn.project_out(out[:, :, r0:r1]), index, r0, r1)
+        x[:, :, r0:r1] += attn.unpermute_rows(attn.project_out(out[:, :, r0:r1]), index, r0, r1)
     return x
 
 
