@@ -1,4 +1,4 @@
-"""PSNR/SSIM and time of the model in each inference precision, on the held-out photos (issue 7).
+"""PSNR/SSIM and time of the model in each inference precision, on the held-out photos.
 
     python -m benchmarks.quality.bench_precision [--weights W] [--device cpu|cuda] [--precisions fp32 bf16]
         [--degradations ...] [--max-side N] [--threads N]

@@ -1,4 +1,4 @@
-"""Print the README quality table: HOGformer against classical baselines on the held-out photos (issue 6).
+"""Print the README quality table: HOGformer against classical baselines on the held-out photos.
 
     python -m benchmarks.quality.quality_table [--weights W] [--max-side N] [--degradations ...] [--output results.json]
 

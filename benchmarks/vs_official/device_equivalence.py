@@ -7,7 +7,7 @@ The test suite pins the mathematics on the CPU; this script repeats the pins whe
    float64 gradients: maximum absolute difference to the official outputs (the suite's bound is 1e-7);
 2. the published configuration at ``--size`` (an astronaut crop, weights perturbed from their initialisation,
    as ``tests/models/test_float32_published.py`` builds them): mean absolute difference of every inference
-   precision to the float64 output on the same device (the issue's bound for float32 is 1e-2). On CUDA
+   precision to the float64 output on the same device (the float32 bound is 1e-2). On CUDA
    "fp32" is true float32 (TF32 off, as the Restorer runs it) and "tf32" turns TensorFloat-32 on for
    convolutions and matrix products; "bf16" and "fp16" autocast the network.
 Prints a markdown table and exits non-zero if a float64 check or the float32 bound fails.

@@ -7,7 +7,7 @@ but copies of its two block modules are: the official DHOGSA attention and DIFF 
 The network is the project's U-Net (embedding, down- and up-sampling, skips: a few percent of the time) with every
 block's parts swapped: the official attention and feed-forward classes from the two files (constructors
 ``(dim, num_heads, bias)`` and ``(dim, ffn_expansion_factor, bias)``, published state-dict names), and the norms
-computed as the official code's are described (issue 7: a 3-D round trip and ``var``): rearranged to
+computed as the official code's are written (a 3-D round trip and ``var``): rearranged to
 ``(B, H*W, C)``, mean and biased variance over channels, normalised, rearranged back. State-dict names stay the
 published ones, so ``vs_official`` loads the same weights into both. Its float64 output equals the project's
 (check it with ``python -m benchmarks.vs_official.official_standin``, which prints the difference).
@@ -41,8 +41,8 @@ def _class_from(variable: str, name: str) -> type:
 
 
 class ThreeDNorm(nn.Module):
-    """Per-pixel norm over channels through a ``(B, H*W, C)`` copy and ``var``, as issue 7 profiles the
-    official norms ("WithBias" subtracts the mean, "BiasFree" does not; no parameters, spec 2)."""
+    """Per-pixel norm over channels through a ``(B, H*W, C)`` copy and ``var``, as the official
+    norms compute it ("WithBias" subtracts the mean, "BiasFree" does not; no parameters, spec 2)."""
 
     def __init__(self, subtract_mean: bool) -> None:
         super().__init__()

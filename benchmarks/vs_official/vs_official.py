@@ -1,5 +1,5 @@
 """Side by side with the official implementation: forward and training-step time and peak memory, alternating
-fresh processes (issue 7's acceptance check).
+fresh processes.
 
     python -m benchmarks.vs_official.vs_official --official PATH/settingIII&IV/net/model.py [--sizes 256 512]
         [--train 128x2] [--repeats 3] [--threads 2] [--class-name NAME] [--strip-pixels N]
