@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hogformer.models.feedforward import DIFF
+from hogformer.models.feedforward import DIFF, mish_gate
 from hogformer.models.hog import permute_pixels
 from hogformer.models.layers import sobel, sobel_kernels
 
@@ -36,15 +36,36 @@ def test_diff_gradients_equal_the_published_computation() -> None:
         assert torch.allclose(lean[name], reference[name], rtol=1e-10, atol=1e-12), name
 
 
-def test_diff_keeps_seven_hidden_maps_for_backward(saved_bytes) -> None:
-    """project_in's output (2 maps), the two depthwise outputs, mish's output, the gated map and project_out's
-    input: seven maps of the hidden width (plain autograd keeps eight: also ``t - g``)."""
+def test_diff_keeps_six_hidden_maps_for_backward(saved_bytes) -> None:
+    """project_in's output (2 maps), the two depthwise outputs (the Mish gate recomputes Mish from them), the
+    gated map and project_out's input: six maps of the hidden width (plain autograd keeps eight: also Mish's
+    output and ``t - g``)."""
     ffn = _diff().float()
     x = torch.randn(1, 16, 32, 32, requires_grad=True)
     unit = 40 * 32 * 32 * 4  # one hidden-width map (4q = 40 channels), float32
     _, saved = saved_bytes(lambda: ffn(x))
     # + the input and half a map for everything small (the 4-channel decomposition maps, the weights)
-    assert saved <= 7.5 * unit + x.numel() * 4
+    assert saved <= 6.5 * unit + x.numel() * 4
+
+
+def test_mish_gate_equals_mish_times_gate() -> None:
+    """Forward and gradients in float64 over the whole range (exp overflow, underflow), and no overflow in
+    float16 or bfloat16."""
+    x = torch.cat((torch.linspace(-120, 120, 481), torch.randn(200) * 4)).double().reshape(1, 1, 681)
+    a = torch.randn_like(x)
+    g = torch.randn_like(x)
+    results = []
+    for fn in (mish_gate, lambda x, a: F.mish(x) * a):
+        xr, ar = x.clone().requires_grad_(), a.clone().requires_grad_()
+        y = fn(xr, ar)
+        (y * g).sum().backward()
+        results.append((y.detach(), xr.grad, ar.grad))
+    for got, want in zip(*results):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    for dtype in (torch.float16, torch.bfloat16):
+        got = mish_gate(x.to(dtype), a.to(dtype)).double()
+        assert torch.isfinite(got).all()
+        assert torch.allclose(got, F.mish(x) * a, rtol=2e-2, atol=2e-2), dtype
 
 
 def test_sobel_gradient_is_the_convolutions(saved_bytes) -> None:

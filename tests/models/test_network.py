@@ -142,20 +142,27 @@ def test_patch_sort_orders_each_patch_and_round_trips():
     assert torch.equal(back, x)
 
 
+@pytest.mark.parametrize("channels_last", [None, True, False])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("shape", [(2, 12, 8, 8), (1, 12, 5, 7), (1, 12, 1, 1)])
-def test_phase_domain_diff_equals_the_published_form(bias, shape):
-    """DIFF runs without pixel shuffles; it must equal the literal shuffle form (spec 3) to rounding."""
+def test_phase_domain_diff_equals_the_published_form(bias, shape, channels_last):
+    """DIFF runs without pixel shuffles, in either memory layout (channels-last is the CPU default); it must
+    equal the literal shuffle form (spec 3) to rounding, forward and backward, and return a standard-layout
+    tensor."""
     from hogformer.models.feedforward import DIFF
 
     torch.manual_seed(0)
     ffn = DIFF(12, 32, bias).double()
+    ffn.channels_last = channels_last
     with torch.no_grad():
         for p in ffn.parameters():
             p.copy_(torch.randn_like(p) * 0.3)
     x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     fast, ref = ffn(x), ffn.forward_reference(x)
+    assert fast.is_contiguous()
     assert (fast - ref).abs().max().item() < 1e-12
+    with torch.no_grad():  # the in-place inference path
+        assert (ffn(x) - ref).abs().max().item() < 1e-12
     g_fast = torch.autograd.grad(fast.square().sum(), [x, *ffn.parameters()])
     g_ref = torch.autograd.grad(ref.square().sum(), [x, *ffn.parameters()])
     for a, b in zip(g_fast, g_ref):
