@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 import hogformer
+import hogformer.inference.restorer as restorer_module
 from hogformer.inference.restorer import PAD_MULTIPLE, Restorer, check_precision, pick_device
 
 ODD_SIZES = [(1, 1), (3, 5), (17, 33), (40, 72)]
@@ -307,7 +308,8 @@ def test_fp64_runs_the_network_in_float64_and_agrees_with_the_low_memory_forward
     assert (a - b).abs().max().item() < 1e-10
 
 
-def test_check_precision() -> None:
+def test_check_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(restorer_module, "cpu_has_native_bf16", lambda: True)
     cpu = torch.device("cpu")
     assert check_precision(cpu, "fp32") == torch.float32
     assert check_precision(cpu, "bf16") == torch.bfloat16
@@ -317,6 +319,18 @@ def test_check_precision() -> None:
         check_precision(cpu, "half")
     with pytest.raises(ValueError, match="tf32 is a CUDA mode"):
         check_precision(cpu, "tf32")
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    with_flag, without = tmp_path / "with", tmp_path / "without"
+    with_flag.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert restorer_module.cpu_has_native_bf16(str(with_flag)) is True
+    assert restorer_module.cpu_has_native_bf16(str(without)) is False
+    assert restorer_module.cpu_has_native_bf16(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(restorer_module, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="emulated and several times slower"):
+        check_precision(torch.device("cpu"), "bf16")
 
 
 def _tf32_state() -> tuple[object, object]:
