@@ -118,8 +118,8 @@ class _MishGate(torch.autograd.Function):
 
 def mish_gate(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``mish(x) * a``. On the CPU from one exponential and in-place passes (PyTorch's own Mish kernel costs
-    about twice as much there); elsewhere PyTorch's fused kernel."""
-    if x.device.type != "cpu":
+    about twice as much there); elsewhere, and in traced or exported graphs, PyTorch's Mish."""
+    if x.device.type != "cpu" or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         return F.mish(x) * a
     if torch.is_grad_enabled() and (x.requires_grad or a.requires_grad):
         return _MishGate.apply(x, a)
