@@ -74,23 +74,24 @@ class _Decompose(torch.autograd.Function):
         return grad_t, grad_s, grad_g
 
 
-def _mish_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``tanh(softplus(x))`` and ``exp(x)`` (clamped), from one exponential.
-
-    With ``u = exp(x)``, ``tanh(log(1 + u)) = n / (n + 2)`` where ``n = u (u + 2)``. The exponent is clamped
-    where ``n`` would overflow: beyond it the ratio is 1 to the dtype's precision.
-    """
+def _exp_and_n(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``u = exp(x)`` and ``n = u (u + 2)``, with the exponent clamped where ``n`` would overflow (beyond it
+    ``n / (n + 2)`` is 1 to the dtype's precision)."""
     limit = 5.0 if x.dtype == torch.float16 else 20.0
     u = x.clamp(max=limit).exp_()
-    n = (u + 2).mul_(u)
+    return u, (u + 2).mul_(u)
+
+
+def _mish_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tanh(softplus(x))`` and ``exp(x)`` (clamped), from one exponential: with ``u = exp(x)``,
+    ``tanh(log(1 + u)) = n / (n + 2)`` where ``n = u (u + 2)``."""
+    u, n = _exp_and_n(x)
     return n.div_(n + 2), u
 
 
 def _mish(x: torch.Tensor) -> torch.Tensor:
     """``mish(x)`` as :func:`_mish_parts` computes it, holding two temporaries of ``x``'s size at most."""
-    limit = 5.0 if x.dtype == torch.float16 else 20.0
-    u = x.clamp(max=limit).exp_()
-    n = (u + 2).mul_(u)
+    u, n = _exp_and_n(x)
     return n.div_(torch.add(n, 2, out=u)).mul_(x)
 
 
